@@ -1,0 +1,154 @@
+/**
+ * The one strict schema for Firebreak's settings (DESIGN.md style rule 11), read once from
+ * `firebreak.yaml` (optional) and the environment, and frozen. This is the only module that
+ * reads `process.env`; everything else is handed a FirebreakConfig.
+ *
+ * Precedence, lowest first: built-in defaults, firebreak.yaml, environment, command-line flags.
+ *
+ * @example firebreak.yaml
+ * data_dir: /var/lib/firebreak        # embedded SQLite lives here (FIREBREAK_DATA_DIR)
+ * database_url: postgres://fb@db/fb   # use PostgreSQL instead (DATABASE_URL)
+ * listen: { host: 127.0.0.1, port: 7340 }   # FIREBREAK_HOST, FIREBREAK_PORT
+ * policy: policies/creatorflow.yaml   # FIREBREAK_POLICY
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Type } from 'typebox';
+import { FirebreakError, parseValidatedYaml } from '../kernel/index.js';
+
+const FileSchema = Type.Object(
+  {
+    data_dir: Type.Optional(Type.String({ minLength: 1 })),
+    database_url: Type.Optional(Type.String({ pattern: '^postgres(ql)?://', description: 'a postgres:// URL' })),
+    listen: Type.Optional(
+      Type.Object(
+        {
+          host: Type.Optional(Type.String({ minLength: 1 })),
+          port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    policy: Type.Optional(Type.String({ minLength: 1 })),
+    body_limit_bytes: Type.Optional(Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024 })),
+    log_level: Type.Optional(Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])),
+  },
+  { additionalProperties: false },
+);
+
+type FileSettings = {
+  data_dir?: string;
+  database_url?: string;
+  listen?: { host?: string; port?: number };
+  policy?: string;
+  body_limit_bytes?: number;
+  log_level?: LogLevel;
+};
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface FirebreakConfig {
+  /** Where the embedded SQLite database and its lock live. */
+  readonly dataDir: string;
+  /** When set, PostgreSQL is used instead of the embedded database. */
+  readonly databaseUrl: string | undefined;
+  readonly host: string;
+  readonly port: number;
+  /** The response policy the server runs (absolute path). */
+  readonly policyFile: string;
+  readonly bodyLimitBytes: number;
+  readonly logLevel: LogLevel;
+  /** Where CLI commands find a running server. */
+  readonly serverUrl: string;
+  /** The key CLI commands send. */
+  readonly apiKey: string | undefined;
+  /** True under CI=true: tests that need a server fail instead of skipping. */
+  readonly ci: boolean;
+}
+
+export const DEFAULT_PORT = 7340;
+/** The packaged policies folder (src/config and dist/config are both two levels down). */
+export const POLICIES_DIR = fileURLToPath(new URL('../../policies/', import.meta.url));
+
+export interface ConfigOverrides {
+  configFile?: string;
+  dataDir?: string;
+  databaseUrl?: string;
+  host?: string;
+  port?: number;
+  policyFile?: string;
+  serverUrl?: string;
+  apiKey?: string;
+}
+
+/**
+ * Reads firebreak.yaml (FIREBREAK_CONFIG, else ./firebreak.yaml when present) and the
+ * environment. Throws FB_ERR_CONFIG_INVALID naming the file and line, or the variable.
+ */
+export function loadConfig(
+  overrides: ConfigOverrides = {},
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  cwd: string = process.cwd(),
+): FirebreakConfig {
+  const configFile = overrides.configFile ?? env.FIREBREAK_CONFIG ?? defaultConfigFile(cwd);
+  const file = configFile ? readConfigFile(resolve(cwd, configFile)) : {};
+
+  const port = overrides.port ?? envPort(env.FIREBREAK_PORT) ?? file.listen?.port ?? DEFAULT_PORT;
+  const host = overrides.host ?? nonEmpty(env.FIREBREAK_HOST) ?? file.listen?.host ?? '127.0.0.1';
+  const databaseUrl = overrides.databaseUrl ?? nonEmpty(env.DATABASE_URL) ?? file.database_url;
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new FirebreakError('FB_ERR_CONFIG_INVALID', {
+      source: 'DATABASE_URL',
+      problem: 'must be a postgres:// or postgresql:// URL',
+    });
+  }
+  const policy = overrides.policyFile ?? nonEmpty(env.FIREBREAK_POLICY) ?? file.policy;
+
+  return Object.freeze({
+    dataDir: resolve(cwd, overrides.dataDir ?? nonEmpty(env.FIREBREAK_DATA_DIR) ?? file.data_dir ?? '.firebreak'),
+    databaseUrl,
+    host,
+    port,
+    policyFile: policy ? resolve(cwd, policy) : resolve(POLICIES_DIR, 'kct-menswear.yaml'),
+    bodyLimitBytes: file.body_limit_bytes ?? 64 * 1024,
+    logLevel: file.log_level ?? (nonEmpty(env.FIREBREAK_LOG_LEVEL) as LogLevel | undefined) ?? 'info',
+    serverUrl: overrides.serverUrl ?? nonEmpty(env.FIREBREAK_URL) ?? `http://127.0.0.1:${port}`,
+    apiKey: overrides.apiKey ?? nonEmpty(env.FIREBREAK_API_KEY),
+    ci: env.CI === 'true' || env.CI === '1',
+  });
+}
+
+function defaultConfigFile(cwd: string): string | undefined {
+  const candidate = resolve(cwd, 'firebreak.yaml');
+  return existsSync(candidate) ? candidate : undefined;
+}
+
+function readConfigFile(path: string): FileSettings {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new FirebreakError('FB_ERR_CONFIG_INVALID', {
+      source: path,
+      problem: `cannot read the file (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
+    });
+  }
+  return parseValidatedYaml<FileSettings>(text, path, FileSchema, 'FB_ERR_CONFIG_INVALID').value;
+}
+
+function envPort(text: string | undefined): number | undefined {
+  if (text === undefined || text === '') return undefined;
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new FirebreakError('FB_ERR_CONFIG_INVALID', {
+      source: 'FIREBREAK_PORT',
+      problem: `must be a port number 0-65535, got ${JSON.stringify(text)}`,
+    });
+  }
+  return port;
+}
+
+function nonEmpty(text: string | undefined): string | undefined {
+  return text === undefined || text === '' ? undefined : text;
+}
