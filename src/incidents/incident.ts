@@ -1,0 +1,54 @@
+/**
+ * The incident record as the rest of Firebreak and the API see it. Field names are the API's
+ * (snake_case), so the record crosses the HTTP boundary without a second shape.
+ */
+import type { ResponseRole, Severity } from '../policy/index.js';
+import type { Classification } from './classification.js';
+import type { IncidentStatus, Phase } from './lifecycle.js';
+
+export interface Incident {
+  /** INC-YYYY-NNN: the year it was opened and its number in that year, gapless. */
+  readonly id: string;
+  readonly title: string;
+  readonly summary: string;
+  readonly severity: Severity;
+  readonly status: IncidentStatus;
+  readonly phase: Phase;
+  readonly detected_at: string;
+  readonly created_at: string;
+  readonly updated_at: string;
+  readonly created_by: string;
+  /** When each status was reached; absent until it is. */
+  readonly reached: Readonly<Partial<Record<Exclude<IncidentStatus, 'detected'>, string>>>;
+  /** From the policy: acknowledge by, and respond by (the severity's response time). */
+  readonly ack_by: string;
+  readonly respond_by: string;
+  readonly classification: Classification | null;
+  readonly roles: Readonly<Partial<Record<ResponseRole, string>>>;
+  /** Bumped on every change. */
+  readonly version: number;
+}
+
+export type TimelineKind = 'created' | 'transitioned' | 'classified' | 'role_assigned' | 'note_added';
+
+/** One typed record of what happened to an incident, who did it and when. */
+export type TimelineRecord = {
+  readonly id: number;
+  readonly at: string;
+  readonly actor: string;
+} & (
+  | { readonly kind: 'created'; readonly data: { severity: Severity; title: string } }
+  | { readonly kind: 'transitioned'; readonly data: { from: IncidentStatus; to: IncidentStatus; reason?: string } }
+  | {
+      readonly kind: 'classified';
+      readonly data: { from: Severity; to: Severity; reason?: string; reasoning: readonly string[] };
+    }
+  | { readonly kind: 'role_assigned'; readonly data: { role: ResponseRole; person: string; previous?: string } }
+  | { readonly kind: 'note_added'; readonly data: { text: string } }
+);
+
+export const INCIDENT_ID_PATTERN = '^INC-\\d{4}-\\d{3,}$';
+
+export function formatIncidentId(year: number, number: number): string {
+  return `INC-${year}-${String(number).padStart(3, '0')}`;
+}
