@@ -10,7 +10,13 @@
  */
 import { createHash } from 'node:crypto';
 import { sql } from 'kysely';
-import { AUDIT_GENESIS_HASH, type Database, type Dialect, type Kysely, type Transaction } from '../store/index.js';
+import {
+  AUDIT_GENESIS_HASH,
+  type Database,
+  type Dialect,
+  type Kysely,
+  type Transaction,
+} from '../store/index.js';
 
 export interface AuditEntryInput {
   /** Who: `key:<id> (<name>)`, `system`, `cli:<user>`. */
@@ -53,7 +59,10 @@ export class AuditLog {
   async append(trx: Transaction<Database>, at: Date, input: AuditEntryInput): Promise<AuditEntry> {
     // Locking the head row serialises appends on PostgreSQL; SQLite has one writer anyway.
     const headQuery = trx.selectFrom('audit_head').select(['seq', 'hash']).where('id', '=', 1);
-    const head = await (this.dialect === 'postgres' ? headQuery.forUpdate() : headQuery).executeTakeFirstOrThrow();
+    const head = await (this.dialect === 'postgres'
+      ? headQuery.forUpdate()
+      : headQuery
+    ).executeTakeFirstOrThrow();
     const entry = {
       seq: head.seq + 1,
       at: at.toISOString(),
@@ -125,7 +134,11 @@ export class AuditLog {
       if (rows.length < pageSize) break;
     }
 
-    const head = await db.selectFrom('audit_head').select(['seq', 'hash']).where('id', '=', 1).executeTakeFirst();
+    const head = await db
+      .selectFrom('audit_head')
+      .select(['seq', 'hash'])
+      .where('id', '=', 1)
+      .executeTakeFirst();
     if (!head) return bad(expectedSeq, 'cannot be checked: the audit head row is missing');
     if (head.seq !== entries || head.hash !== prevHash) {
       return head.seq > entries

@@ -1,2 +1,8 @@
 /** The tamper-evident record of every change. */
-export { AuditLog, type AuditEntry, type AuditEntryInput, type AuditVerification, entryHash } from './audit-log.js';
+export {
+  type AuditEntry,
+  type AuditEntryInput,
+  AuditLog,
+  type AuditVerification,
+  entryHash,
+} from './audit-log.js';

@@ -20,7 +20,9 @@ import { FirebreakError, parseValidatedYaml } from '../kernel/index.js';
 const FileSchema = Type.Object(
   {
     data_dir: Type.Optional(Type.String({ minLength: 1 })),
-    database_url: Type.Optional(Type.String({ pattern: '^postgres(ql)?://', description: 'a postgres:// URL' })),
+    database_url: Type.Optional(
+      Type.String({ pattern: '^postgres(ql)?://', description: 'a postgres:// URL' }),
+    ),
     listen: Type.Optional(
       Type.Object(
         {
@@ -106,7 +108,10 @@ export function loadConfig(
   const policy = overrides.policyFile ?? nonEmpty(env.FIREBREAK_POLICY) ?? file.policy;
 
   return Object.freeze({
-    dataDir: resolve(cwd, overrides.dataDir ?? nonEmpty(env.FIREBREAK_DATA_DIR) ?? file.data_dir ?? '.firebreak'),
+    dataDir: resolve(
+      cwd,
+      overrides.dataDir ?? nonEmpty(env.FIREBREAK_DATA_DIR) ?? file.data_dir ?? '.firebreak',
+    ),
     databaseUrl,
     host,
     port,

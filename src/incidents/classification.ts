@@ -41,10 +41,15 @@ export interface Classification {
   readonly answers: ClassificationAnswers;
   readonly impact: ImpactAssessment;
   /** One line per question answered yes, saying what it proposed and why. */
-  readonly reasoning: readonly string[];
+  readonly reasoning: string[];
 }
 
-const LEVEL_FOR_SEVERITY: Record<Severity, ImpactLevel> = { P0: 'critical', P1: 'high', P2: 'medium', P3: 'low' };
+const LEVEL_FOR_SEVERITY: Record<Severity, ImpactLevel> = {
+  P0: 'critical',
+  P1: 'high',
+  P2: 'medium',
+  P3: 'low',
+};
 const rank = (level: ImpactLevel) => IMPACT_LEVELS.indexOf(level);
 
 export function worstImpact(impact: ImpactAssessment): ImpactLevel {

@@ -122,7 +122,10 @@ export class IncidentService {
         version: 1,
       };
       await trx.insertInto('incidents').values(row).execute();
-      await this.appendTimeline(trx, id, now, actor, { kind: 'created', data: { severity: input.severity, title: input.title } });
+      await this.appendTimeline(trx, id, now, actor, {
+        kind: 'created',
+        data: { severity: input.severity, title: input.title },
+      });
       await this.deps.audit.append(trx, now, {
         actor,
         action: 'incident.create',
@@ -148,7 +151,8 @@ export class IncidentService {
       .orderBy('id', 'asc')
       .execute();
     return rows.map(
-      (r) => ({ id: r.id, at: r.at, actor: r.actor, kind: r.kind, data: JSON.parse(r.data) }) as TimelineRecord,
+      (r) =>
+        ({ id: r.id, at: r.at, actor: r.actor, kind: r.kind, data: JSON.parse(r.data) }) as TimelineRecord,
     );
   }
 
@@ -232,7 +236,8 @@ export class IncidentService {
         severity: result.severity,
         classification: JSON.stringify(result),
       };
-      if (changes) Object.assign(set, { clock_started_at: now.toISOString(), ...this.deadlines(result.severity, now) });
+      if (changes)
+        Object.assign(set, { clock_started_at: now.toISOString(), ...this.deadlines(result.severity, now) });
       return {
         set,
         timeline: {
@@ -313,7 +318,10 @@ export class IncidentService {
   ): Promise<Incident> {
     return this.db.transaction().execute(async (trx) => {
       const query = trx.selectFrom('incidents').selectAll().where('id', '=', id);
-      const current = await (this.deps.store.dialect === 'postgres' ? query.forUpdate() : query).executeTakeFirst();
+      const current = await (this.deps.store.dialect === 'postgres'
+        ? query.forUpdate()
+        : query
+      ).executeTakeFirst();
       if (!current) throw new FirebreakError('FB_ERR_INCIDENT_NOT_FOUND', { id });
       const now = this.deps.clock.now();
       const change = decide(current, now);
@@ -350,7 +358,13 @@ export class IncidentService {
   ): Promise<void> {
     await trx
       .insertInto('incident_timeline')
-      .values({ incident_id: incidentId, at: at.toISOString(), actor, kind: record.kind, data: JSON.stringify(record.data) })
+      .values({
+        incident_id: incidentId,
+        at: at.toISOString(),
+        actor,
+        kind: record.kind,
+        data: JSON.stringify(record.data),
+      })
       .execute();
   }
 }
@@ -393,5 +407,9 @@ function decodeCursor(cursor: string): { year: number; number: number } {
 }
 
 function invalid(path: string, message: string): FirebreakError {
-  return new FirebreakError('FB_ERR_VALIDATION', { summary: `${path} ${message}` }, { details: [{ path, message }] });
+  return new FirebreakError(
+    'FB_ERR_VALIDATION',
+    { summary: `${path} ${message}` },
+    { details: [{ path, message }] },
+  );
 }

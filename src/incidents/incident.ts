@@ -38,12 +38,18 @@ export type TimelineRecord = {
   readonly actor: string;
 } & (
   | { readonly kind: 'created'; readonly data: { severity: Severity; title: string } }
-  | { readonly kind: 'transitioned'; readonly data: { from: IncidentStatus; to: IncidentStatus; reason?: string } }
+  | {
+      readonly kind: 'transitioned';
+      readonly data: { from: IncidentStatus; to: IncidentStatus; reason?: string };
+    }
   | {
       readonly kind: 'classified';
       readonly data: { from: Severity; to: Severity; reason?: string; reasoning: readonly string[] };
     }
-  | { readonly kind: 'role_assigned'; readonly data: { role: ResponseRole; person: string; previous?: string } }
+  | {
+      readonly kind: 'role_assigned';
+      readonly data: { role: ResponseRole; person: string; previous?: string };
+    }
   | { readonly kind: 'note_added'; readonly data: { text: string } }
 );
 

@@ -1,8 +1,8 @@
 /** Incidents: the record, its lifecycle, its classification and the service that changes them. */
 export {
+  CLASSIFICATION_QUESTIONS,
   type Classification,
   type ClassificationAnswers,
-  CLASSIFICATION_QUESTIONS,
   classify,
   IMPACT_LEVELS,
   type ImpactAssessment,
@@ -10,7 +10,13 @@ export {
   type QuestionId,
   worstImpact,
 } from './classification.js';
-export { formatIncidentId, type Incident, INCIDENT_ID_PATTERN, type TimelineKind, type TimelineRecord } from './incident.js';
+export {
+  formatIncidentId,
+  INCIDENT_ID_PATTERN,
+  type Incident,
+  type TimelineKind,
+  type TimelineRecord,
+} from './incident.js';
 export {
   type CreateIncidentInput,
   type IncidentPage,
@@ -19,4 +25,12 @@ export {
   type ListIncidentsQuery,
   type SecuritySummary,
 } from './incident-service.js';
-export { ALLOWED_MOVES, canMove, type IncidentStatus, isOpen, type Phase, phaseOf, STATUSES } from './lifecycle.js';
+export {
+  ALLOWED_MOVES,
+  canMove,
+  type IncidentStatus,
+  isOpen,
+  type Phase,
+  phaseOf,
+  STATUSES,
+} from './lifecycle.js';

@@ -68,7 +68,10 @@ export const ERROR_CATALOGUE = {
     kind: 'unavailable',
     message: 'cannot reach the Firebreak server at {url} ({reason}); is `firebreak serve` running?',
   },
-  FB_ERR_INTERNAL: { kind: 'internal', message: 'internal error ({reference}); the server log has the details' },
+  FB_ERR_INTERNAL: {
+    kind: 'internal',
+    message: 'internal error ({reference}); the server log has the details',
+  },
 } as const satisfies Record<string, CatalogueEntry>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

@@ -10,4 +10,9 @@ export {
   isFirebreakError,
   renderMessage,
 } from './errors.js';
-export { failure as documentFailure, type LocateLine, type ParsedYaml, parseValidatedYaml } from './validated-yaml.js';
+export {
+  failure as documentFailure,
+  type LocateLine,
+  type ParsedYaml,
+  parseValidatedYaml,
+} from './validated-yaml.js';

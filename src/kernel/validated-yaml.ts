@@ -5,7 +5,7 @@
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { isMap, isPair, isScalar, LineCounter, type Node, parseDocument } from 'yaml';
-import { type ErrorCode, FirebreakError, type ErrorDetail } from './errors.js';
+import { type ErrorCode, type ErrorDetail, FirebreakError } from './errors.js';
 
 export type LocateLine = (path: readonly (string | number)[]) => number;
 
@@ -44,7 +44,9 @@ export function parseValidatedYaml<T>(
     let line = 1;
     for (const key of path) {
       if (isMap(node)) {
-        const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(key));
+        const pair = node.items.find(
+          (p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(key),
+        );
         if (!pair) break;
         const keyNode = pair.key as Node;
         if (keyNode.range) line = lineAt(keyNode.range[0]);

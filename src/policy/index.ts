@@ -1,4 +1,13 @@
 /** Response policies: the plan's clocks, people and windows, loaded from YAML and checked. */
+
+export {
+  RESPONSE_ROLES,
+  type ResponseRole,
+  SEVERITIES,
+  type Severity,
+  WEEKDAYS,
+  type Weekday,
+} from './policy-schema.js';
 export {
   type Deadline,
   describeDeadline,
@@ -10,5 +19,4 @@ export {
   type ResponsePolicy,
   type SeverityLevel,
 } from './response-policy.js';
-export { RESPONSE_ROLES, type ResponseRole, SEVERITIES, type Severity, WEEKDAYS, type Weekday } from './policy-schema.js';
 export { endOfCurrentOrNextWindow, isInsideWindow, type WeeklyWindow } from './time-windows.js';

@@ -7,7 +7,12 @@ import { Type } from 'typebox';
 export const SEVERITIES = ['P0', 'P1', 'P2', 'P3'] as const;
 export type Severity = (typeof SEVERITIES)[number];
 
-export const RESPONSE_ROLES = ['incident_commander', 'security_lead', 'technical_lead', 'communications_lead'] as const;
+export const RESPONSE_ROLES = [
+  'incident_commander',
+  'security_lead',
+  'technical_lead',
+  'communications_lead',
+] as const;
 export type ResponseRole = (typeof RESPONSE_ROLES)[number];
 
 export const WEEKDAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'] as const;
@@ -22,8 +27,14 @@ const Deadline = Type.String({
   pattern: '^((\\d+(ms|s|m|h|d|w))+|business_hours)$',
   description: 'a duration such as 15m or 2h, or business_hours',
 });
-const TimeOfDay = Type.String({ pattern: '^([01]\\d|2[0-3]):[0-5]\\d$', description: 'a time HH:MM (24-hour)' });
-const Identifier = Type.String({ pattern: '^[a-z][a-z0-9_]*$', description: 'a lower_snake_case identifier' });
+const TimeOfDay = Type.String({
+  pattern: '^([01]\\d|2[0-3]):[0-5]\\d$',
+  description: 'a time HH:MM (24-hour)',
+});
+const Identifier = Type.String({
+  pattern: '^[a-z][a-z0-9_]*$',
+  description: 'a lower_snake_case identifier',
+});
 const Text = Type.String({ minLength: 1 });
 const Days = Type.Array(Type.Enum([...WEEKDAYS]), { minItems: 1, uniqueItems: true });
 
@@ -98,7 +109,10 @@ export const PolicyFileSchema = Type.Object(
       { additionalProperties: false },
     ),
     stakeholders: Type.Optional(
-      Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_]*$' }), Type.Object({ title: Text, contact: Type.Optional(Text) }, { additionalProperties: false })),
+      Type.Record(
+        Type.String({ pattern: '^[a-z][a-z0-9_]*$' }),
+        Type.Object({ title: Text, contact: Type.Optional(Text) }, { additionalProperties: false }),
+      ),
     ),
     escalation: Type.Object(
       {

@@ -24,7 +24,9 @@ import {
 import { endOfCurrentOrNextWindow, type WeeklyWindow } from './time-windows.js';
 
 /** How long something may take: a fixed time, or "within business hours". */
-export type Deadline = { readonly kind: 'duration'; readonly ms: number } | { readonly kind: 'business_hours' };
+export type Deadline =
+  | { readonly kind: 'duration'; readonly ms: number }
+  | { readonly kind: 'business_hours' };
 
 export interface SeverityLevel {
   readonly name: string;
@@ -57,7 +59,9 @@ export interface ResponsePolicy {
   readonly file: string;
   readonly timeZone: string;
   readonly severities: Readonly<Record<Severity, SeverityLevel>>;
-  readonly roles: Readonly<Record<ResponseRole, { title: string; primary: string; backup: string; responsibilities?: string }>>;
+  readonly roles: Readonly<
+    Record<ResponseRole, { title: string; primary: string; backup: string; responsibilities?: string }>
+  >;
   readonly stakeholders: Readonly<Record<string, { title: string; contact?: string }>>;
   readonly escalation: Readonly<Record<Severity, readonly EscalationStep[]>>;
   readonly businessHours: WeeklyWindow;
@@ -80,13 +84,19 @@ export function loadPolicyFile(path: string): ResponsePolicy {
 }
 
 export function parsePolicy(text: string, file: string): ResponsePolicy {
-  const { value, lineOf } = parseValidatedYaml<PolicyFile>(text, file, PolicyFileSchema, 'FB_ERR_POLICY_INVALID');
+  const { value, lineOf } = parseValidatedYaml<PolicyFile>(
+    text,
+    file,
+    PolicyFileSchema,
+    'FB_ERR_POLICY_INVALID',
+  );
   const problems: ErrorDetail[] = [];
   const problem = (path: (string | number)[], message: string) =>
     problems.push({ path: path.join('.'), line: lineOf(path), message });
 
   const zone = (path: (string | number)[], name: string) => {
-    if (!IANAZone.isValidZone(name)) problem(path, `${JSON.stringify(name)} is not an IANA time zone such as UTC or Europe/Berlin`);
+    if (!IANAZone.isValidZone(name))
+      problem(path, `${JSON.stringify(name)} is not an IANA time zone such as UTC or Europe/Berlin`);
     return name;
   };
   zone(['time_zone'], value.time_zone);
@@ -97,7 +107,10 @@ export function parsePolicy(text: string, file: string): ResponsePolicy {
     const responseTime = toDeadline(level.response_time);
     const acknowledgeWithin = level.acknowledge_within ? toDeadline(level.acknowledge_within) : responseTime;
     if (deadlineRank(acknowledgeWithin) > deadlineRank(responseTime)) {
-      problem(['severities', sev, 'acknowledge_within'], `must not be longer than the response_time (${level.response_time})`);
+      problem(
+        ['severities', sev, 'acknowledge_within'],
+        `must not be longer than the response_time (${level.response_time})`,
+      );
     }
     severities[sev] = {
       name: level.name,
@@ -130,7 +143,10 @@ export function parsePolicy(text: string, file: string): ResponsePolicy {
     escalation[sev] = value.escalation[sev].map((step, index) => {
       const withinMs = parseDuration(step.within)!;
       if (withinMs < previous) {
-        problem(['escalation', sev, index, 'within'], 'steps must be in order of time; this one comes before the step above it');
+        problem(
+          ['escalation', sev, index, 'within'],
+          'steps must be in order of time; this one comes before the step above it',
+        );
       }
       previous = withinMs;
       step.notify.forEach((who, j) => {
@@ -149,7 +165,10 @@ export function parsePolicy(text: string, file: string): ResponsePolicy {
     const startMinute = toMinutes(w.start);
     const endMinute = toMinutes(w.end);
     if (endMinute <= startMinute) {
-      problem([...path, 'end'], `must be after start (${w.start}); split a window that crosses midnight in two`);
+      problem(
+        [...path, 'end'],
+        `must be after start (${w.start}); split a window that crosses midnight in two`,
+      );
     }
     const timeZone = w.time_zone ? zone([...path, 'time_zone'], w.time_zone) : value.time_zone;
     return { days: w.days, startMinute, endMinute, timeZone };
@@ -161,7 +180,13 @@ export function parsePolicy(text: string, file: string): ResponsePolicy {
   const regulatoryClocks = (value.regulatory_clocks ?? []).map((c, i) => {
     if (clockIds.has(c.id)) problem(['regulatory_clocks', i, 'id'], `${c.id} appears twice`);
     clockIds.add(c.id);
-    return { id: c.id, title: c.title, notify: c.notify, withinMs: parseDuration(c.within)!, appliesWhen: c.applies_when };
+    return {
+      id: c.id,
+      title: c.title,
+      notify: c.notify,
+      withinMs: parseDuration(c.within)!,
+      appliesWhen: c.applies_when,
+    };
   });
 
   if (problems.length > 0) throw documentFailure('FB_ERR_POLICY_INVALID', file, problems);
@@ -193,7 +218,9 @@ export function describeDeadline(deadline: Deadline): string {
 }
 
 function toDeadline(text: string): Deadline {
-  return text === 'business_hours' ? { kind: 'business_hours' } : { kind: 'duration', ms: parseDuration(text)! };
+  return text === 'business_hours'
+    ? { kind: 'business_hours' }
+    : { kind: 'duration', ms: parseDuration(text)! };
 }
 
 /** For ordering checks only: "business hours" is the loosest deadline. */
@@ -213,4 +240,3 @@ function deepFreeze<T>(value: T): T {
   }
   return value;
 }
-

@@ -33,7 +33,8 @@ export function endOfCurrentOrNextWindow(window: WeeklyWindow, at: Date): Date {
   // Eight days always reach the next occurrence of any window that has at least one day.
   for (let i = 0; i < 8; i += 1) {
     if (window.days.some((d) => LUXON_WEEKDAY[d] === day.weekday)) {
-      const end = day.plus({ minutes: window.endMinute });
+      // Set the wall-clock time, not midnight + N minutes: on a day the clocks change, those differ by an hour.
+      const end = day.set({ hour: Math.floor(window.endMinute / 60), minute: window.endMinute % 60 });
       if (end.toMillis() > at.getTime()) return end.toJSDate();
     }
     day = day.plus({ days: 1 }).startOf('day');

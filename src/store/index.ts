@@ -1,5 +1,12 @@
 /** Persistence: Kysely over embedded SQLite or PostgreSQL, with the schema both share. */
-export type { ApiKeyTable, AuditLogTable, Database, IncidentTable, IncidentTimelineTable } from './database.js';
+
+export type { Kysely, Transaction } from 'kysely';
+export type {
+  ApiKeyTable,
+  AuditLogTable,
+  Database,
+  IncidentTable,
+  IncidentTimelineTable,
+} from './database.js';
 export { AUDIT_GENESIS_HASH, type Dialect } from './migrations.js';
 export { openStore, SQLITE_FILE, type Store, type StoreOptions } from './open-store.js';
-export type { Kysely, Transaction } from 'kysely';

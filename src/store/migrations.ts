@@ -52,7 +52,11 @@ function migrationsFor(dialect: Dialect): Record<string, Migration> {
           .addColumn('version', 'integer', (c) => c.notNull())
           .addUniqueConstraint('incidents_year_number', ['year', 'number'])
           .execute();
-        await db.schema.createIndex('incidents_status').on('incidents').columns(['status', 'severity']).execute();
+        await db.schema
+          .createIndex('incidents_status')
+          .on('incidents')
+          .columns(['status', 'severity'])
+          .execute();
 
         await autoId(db, 'incident_timeline')
           .addColumn('incident_id', 'text', (c) => c.notNull().references('incidents.id'))

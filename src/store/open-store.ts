@@ -57,7 +57,9 @@ function openSqlite(options: StoreOptions): Store {
   const path = join(options.dataDir, SQLITE_FILE);
   let connection: BetterSqlite3.Database;
   try {
-    connection = new BetterSqlite3(path, { readonly: options.readonly ?? false, fileMustExist: options.readonly });
+    // better-sqlite3 rejects an undefined fileMustExist: both options must be real booleans.
+    const readonly = options.readonly ?? false;
+    connection = new BetterSqlite3(path, { readonly, fileMustExist: readonly });
     if (!options.readonly) {
       connection.pragma('journal_mode = WAL');
       // FULL: a commit is on disk (WAL fsynced) before it returns, so nothing acknowledged is lost on power loss.
@@ -67,7 +69,10 @@ function openSqlite(options: StoreOptions): Store {
     connection.pragma('busy_timeout = 5000');
   } catch (error) {
     lock?.release();
-    throw new FirebreakError('FB_ERR_DATABASE_UNAVAILABLE', { target: path, reason: (error as Error).message });
+    throw new FirebreakError('FB_ERR_DATABASE_UNAVAILABLE', {
+      target: path,
+      reason: (error as Error).message,
+    });
   }
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: connection }) });
   return {
@@ -85,7 +90,10 @@ function openSqlite(options: StoreOptions): Store {
 async function openPostgres(url: string, options: StoreOptions): Promise<Store> {
   const location = redact(url);
   if (options.schema && !/^[a-z_][a-z0-9_]*$/.test(options.schema)) {
-    throw new FirebreakError('FB_ERR_CONFIG_INVALID', { source: 'schema', problem: 'must be a plain identifier' });
+    throw new FirebreakError('FB_ERR_CONFIG_INVALID', {
+      source: 'schema',
+      problem: 'must be a plain identifier',
+    });
   }
   const pool = new pg.Pool({
     connectionString: url,
@@ -104,7 +112,10 @@ async function openPostgres(url: string, options: StoreOptions): Promise<Store> 
     }
   } catch (error) {
     await pool.end().catch(() => {});
-    throw new FirebreakError('FB_ERR_DATABASE_UNAVAILABLE', { target: location, reason: (error as Error).message });
+    throw new FirebreakError('FB_ERR_DATABASE_UNAVAILABLE', {
+      target: location,
+      reason: (error as Error).message,
+    });
   }
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   return { db, dialect: 'postgres', location, ping: () => ping(db), close: () => db.destroy() };

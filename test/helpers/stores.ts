@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { openStore, type Store } from '../../src/store/index.js';
 
-export const POSTGRES_URL = process.env.FIREBREAK_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const POSTGRES_URL =
+  process.env.FIREBREAK_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const inCi = process.env.CI === 'true' || process.env.CI === '1';
 
 async function probePostgres(): Promise<string | undefined> {
