@@ -1,0 +1,141 @@
+/**
+ * Request and response schemas: one TypeBox definition validates the input, types the handler
+ * and documents the route in /openapi.json. Every object is closed (additionalProperties: false),
+ * so a misspelt field is an error, not silently ignored.
+ */
+import type {} from '@fastify/swagger';
+import { Type } from 'typebox';
+import {
+  CLASSIFICATION_QUESTIONS,
+  IMPACT_LEVELS,
+  INCIDENT_ID_PATTERN,
+  STATUSES,
+} from '../incidents/index.js';
+import { RESPONSE_ROLES, SEVERITIES } from '../policy/index.js';
+import { SCOPES } from './api-keys.js';
+
+const closed = { additionalProperties: false } as const;
+
+export const SeveritySchema = Type.Enum([...SEVERITIES], { description: 'P0 (critical) to P3 (low)' });
+export const StatusSchema = Type.Enum([...STATUSES]);
+export const RoleSchema = Type.Enum([...RESPONSE_ROLES]);
+const ImpactLevel = Type.Enum([...IMPACT_LEVELS]);
+const DateTime = Type.String({ format: 'date-time' });
+
+export const IncidentIdParams = Type.Object(
+  { id: Type.String({ pattern: INCIDENT_ID_PATTERN, description: 'INC-YYYY-NNN' }) },
+  closed,
+);
+
+export const CreateIncidentBody = Type.Object(
+  {
+    title: Type.String({ minLength: 1, maxLength: 200 }),
+    severity: SeveritySchema,
+    summary: Type.Optional(Type.String({ maxLength: 10_000 })),
+    detected_at: Type.Optional(DateTime),
+  },
+  closed,
+);
+
+export const ListIncidentsQuery = Type.Object(
+  {
+    status: Type.Optional(Type.Array(StatusSchema, { description: 'repeat or give once' })),
+    severity: Type.Optional(Type.Array(SeveritySchema)),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 50 })),
+    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+  },
+  closed,
+);
+
+export const TransitionBody = Type.Object(
+  { to: StatusSchema, reason: Type.Optional(Type.String({ minLength: 1, maxLength: 2_000 })) },
+  closed,
+);
+
+export const ClassifyBody = Type.Object(
+  {
+    answers: Type.Object(
+      Object.fromEntries(
+        CLASSIFICATION_QUESTIONS.map((q) => [q.id, Type.Boolean({ description: q.question })]),
+      ) as Record<(typeof CLASSIFICATION_QUESTIONS)[number]['id'], ReturnType<typeof Type.Boolean>>,
+      closed,
+    ),
+    impact: Type.Object({ data: ImpactLevel, service: ImpactLevel, customer: ImpactLevel }, closed),
+    reason: Type.Optional(Type.String({ minLength: 1, maxLength: 2_000 })),
+  },
+  closed,
+);
+
+export const RoleParams = Type.Object(
+  { id: Type.String({ pattern: INCIDENT_ID_PATTERN }), role: RoleSchema },
+  closed,
+);
+export const AssignRoleBody = Type.Object({ person: Type.String({ minLength: 1, maxLength: 200 }) }, closed);
+export const NoteBody = Type.Object({ text: Type.String({ minLength: 1, maxLength: 10_000 }) }, closed);
+
+export const CreateKeyBody = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 100 }),
+    scopes: Type.Array(Type.Enum([...SCOPES]), { minItems: 1, uniqueItems: true }),
+  },
+  closed,
+);
+export const KeyIdParams = Type.Object({ id: Type.String({ pattern: '^[0-9a-f]{12}$' }) }, closed);
+
+export const AuditQuery = Type.Object(
+  {
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 100 })),
+    before: Type.Optional(Type.Integer({ minimum: 1 })),
+  },
+  closed,
+);
+
+const Timestamp = Type.String();
+export const IncidentSchema = Type.Object({
+  id: Type.String(),
+  title: Type.String(),
+  summary: Type.String(),
+  severity: SeveritySchema,
+  status: StatusSchema,
+  phase: Type.String(),
+  detected_at: Timestamp,
+  created_at: Timestamp,
+  updated_at: Timestamp,
+  created_by: Type.String(),
+  reached: Type.Record(Type.String(), Timestamp),
+  ack_by: Timestamp,
+  respond_by: Timestamp,
+  classification: Type.Union([
+    Type.Object({
+      severity: SeveritySchema,
+      answers: Type.Record(Type.String(), Type.Boolean()),
+      impact: Type.Object({ data: ImpactLevel, service: ImpactLevel, customer: ImpactLevel }),
+      reasoning: Type.Array(Type.String()),
+    }),
+    Type.Null(),
+  ]),
+  roles: Type.Record(Type.String(), Type.String()),
+  version: Type.Integer(),
+});
+
+export const TimelineRecordSchema = Type.Object({
+  id: Type.Integer(),
+  at: Timestamp,
+  actor: Type.String(),
+  kind: Type.String(),
+  data: Type.Record(Type.String(), Type.Unknown()),
+});
+
+export const ErrorSchema = Type.Object({
+  error: Type.Object({
+    code: Type.String(),
+    kind: Type.String(),
+    message: Type.String(),
+    details: Type.Array(
+      Type.Object({ path: Type.String(), message: Type.String(), line: Type.Optional(Type.Integer()) }),
+    ),
+  }),
+});
+
+/** The error answers every authenticated route can give, for the OpenAPI document. */
+export const AUTH_ERRORS = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema } as const;

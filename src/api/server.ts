@@ -1,0 +1,103 @@
+/**
+ * The HTTP server: Fastify with strict validation (no coercion of bodies, no silent removal of
+ * unknown fields), one error shape, API-key auth on every /v1 route and the OpenAPI document
+ * at /openapi.json.
+ */
+import swagger from '@fastify/swagger';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Ajv } from 'ajv';
+import addFormats from 'ajv-formats';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { AuditLog } from '../audit/index.js';
+import type { IncidentService } from '../incidents/index.js';
+import type { Clock } from '../kernel/index.js';
+import type { ResponsePolicy } from '../policy/index.js';
+import type { Store } from '../store/index.js';
+import type { ApiKeyService } from './api-keys.js';
+import { requireScope } from './auth.js';
+import { installErrorHandling } from './http-errors.js';
+import { adminRoutes } from './routes/admin-routes.js';
+import { healthRoutes } from './routes/health-routes.js';
+import { incidentRoutes } from './routes/incident-routes.js';
+
+export interface ServerDeps {
+  readonly store: Store;
+  readonly audit: AuditLog;
+  readonly incidents: IncidentService;
+  readonly keys: ApiKeyService;
+  readonly policy: ResponsePolicy;
+  readonly clock: Clock;
+  readonly version: string;
+  readonly bodyLimitBytes: number;
+  /** Pino options, or false for no request log (tests). */
+  readonly logger: boolean | { level: string };
+  readonly auditCheckTtlMs?: number;
+}
+
+function makeAjv(coerceTypes: false | 'array'): Ajv {
+  const ajv = new Ajv({
+    allErrors: true,
+    coerceTypes,
+    removeAdditional: false,
+    useDefaults: true,
+    strict: false,
+  });
+  (addFormats as unknown as (a: Ajv) => void)(ajv);
+  return ajv;
+}
+
+export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    bodyLimit: deps.bodyLimitBytes,
+    logger: deps.logger,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  // Bodies are checked exactly as sent; query strings arrive as text, so they alone are coerced.
+  const bodyAjv = makeAjv(false);
+  const queryAjv = makeAjv('array');
+  app.setValidatorCompiler(({ schema, httpPart }) =>
+    (httpPart === 'body' ? bodyAjv : queryAjv).compile(schema as object),
+  );
+  // JSON only: a text/plain body is refused with 415 rather than validated as a string.
+  app.removeContentTypeParser('text/plain');
+  installErrorHandling(app, deps.bodyLimitBytes);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Firebreak API',
+        version: deps.version,
+        description: 'Security incident response for online shops. Send `Authorization: Bearer <API key>`.',
+      },
+      components: {
+        securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'fbk_<id>_<secret>' } },
+      },
+      security: [{ apiKey: [] }],
+    },
+  });
+
+  await app.register(healthRoutes, {
+    store: deps.store,
+    audit: deps.audit,
+    incidents: deps.incidents,
+    clock: deps.clock,
+    version: deps.version,
+    ...(deps.auditCheckTtlMs === undefined ? {} : { auditCheckTtlMs: deps.auditCheckTtlMs }),
+  });
+  await app.register(incidentRoutes, { incidents: deps.incidents, keys: deps.keys });
+  await app.register(adminRoutes, { keys: deps.keys, audit: deps.audit, store: deps.store });
+
+  app.get(
+    '/v1/policy',
+    {
+      preHandler: requireScope(deps.keys, 'read'),
+      schema: { tags: ['policy'], summary: 'The response policy in force' },
+    },
+    async () => deps.policy,
+  );
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.ready();
+  return app;
+}
