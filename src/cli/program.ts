@@ -1,0 +1,79 @@
+/**
+ * The `firebreak` command. Each command group lives in its own file; this one wires them,
+ * turns every failure into one line on stderr and an exit code (exit-codes.ts), and keeps
+ * stack traces for internal errors only.
+ */
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { FirebreakError, isFirebreakError } from '../kernel/index.js';
+import { registerAuditCommands } from './audit-commands.js';
+import { type CliDeps, makeContext } from './context.js';
+import { EXIT_CODES, EXIT_USAGE } from './exit-codes.js';
+import { registerIncidentCommands } from './incident-commands.js';
+import { registerKeyCommands } from './key-commands.js';
+import type { Output } from './output.js';
+import { describeError } from './output.js';
+import { registerPolicyCommands } from './policy-commands.js';
+import { registerServeCommand } from './serve-command.js';
+
+export function buildProgram(deps: CliDeps, output: Output, version: string): Command {
+  const program = new Command('firebreak')
+    .description('Firebreak: security incident response for online shops')
+    .version(version)
+    .option('--json', 'machine-readable output')
+    .option(
+      '--url <url>',
+      'server for incident and key commands (FIREBREAK_URL, default http://127.0.0.1:7340)',
+    )
+    .option('--key <key>', 'API key (FIREBREAK_API_KEY)')
+    .option('--config <file>', 'settings file (FIREBREAK_CONFIG, default ./firebreak.yaml when present)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ firebreak serve\n  $ export FIREBREAK_API_KEY=fbk_...\n  $ firebreak incident create --title "Card testing on checkout" --severity P0\n  $ firebreak incident list --status detected',
+    )
+    .showHelpAfterError('(add --help for usage and an example)')
+    .configureOutput({ writeOut: (s) => output.out(s.trimEnd()), writeErr: (s) => output.err(s.trimEnd()) });
+  const ctx = makeContext(program, output, deps);
+  registerServeCommand(program, ctx);
+  registerIncidentCommands(program, ctx);
+  registerKeyCommands(program, ctx);
+  registerAuditCommands(program, ctx);
+  registerPolicyCommands(program, ctx);
+  // Every subcommand reports usage errors through the handler below instead of exiting itself.
+  const override = (c: Command) => {
+    c.exitOverride();
+    c.commands.forEach(override);
+  };
+  override(program);
+  return program;
+}
+
+/** Runs the CLI and returns the exit code. */
+export async function runCli(
+  argv: readonly string[],
+  deps: CliDeps,
+  output: Output,
+  version: string,
+): Promise<number> {
+  const program = buildProgram(deps, output, version);
+  try {
+    await program.parseAsync([...argv]);
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version exit through here too, with code 0.
+      return error.exitCode === 0 ? 0 : EXIT_USAGE;
+    }
+    if (error instanceof InvalidArgumentError) {
+      output.err(`firebreak: ${error.message}`);
+      return EXIT_USAGE;
+    }
+    if (isFirebreakError(error)) {
+      output.err(describeError(error));
+      return EXIT_CODES[error.kind];
+    }
+    const internal = new FirebreakError('FB_ERR_INTERNAL', { reference: 'cli' });
+    output.err(describeError(internal));
+    output.err((error as Error).stack ?? String(error));
+    return EXIT_CODES.internal;
+  }
+}
