@@ -9,7 +9,10 @@ import { openStore } from '../store/index.js';
 import type { CliContext } from './context.js';
 
 export function registerAuditCommands(program: Command, ctx: CliContext): void {
-  const audit = program.command('audit').description('the hash-chained audit log');
+  const audit = program
+    .command('audit')
+    .description('the hash-chained audit log')
+    .addHelpText('after', '\nExample:\n  $ firebreak audit verify');
 
   audit
     .command('verify')

@@ -38,7 +38,8 @@ function listOf(allowed: readonly string[], what: string) {
 export function registerIncidentCommands(program: Command, ctx: CliContext): void {
   const incident = program
     .command('incident')
-    .description('open, list and work incidents on a running server (FIREBREAK_URL, FIREBREAK_API_KEY)');
+    .description('open, list and work incidents on a running server (FIREBREAK_URL, FIREBREAK_API_KEY)')
+    .addHelpText('after', '\nExample:\n  $ firebreak incident list --status detected');
 
   const printIncident = (i: Incident & { timeline?: TimelineRecord[] }) => {
     const { output } = ctx;

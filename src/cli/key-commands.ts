@@ -7,7 +7,10 @@ import { table } from './output.js';
 const SCOPE_NAMES = ['read', 'write', 'admin'];
 
 export function registerKeyCommands(program: Command, ctx: CliContext): void {
-  const key = program.command('key').description('create, list and revoke API keys (needs an admin key)');
+  const key = program
+    .command('key')
+    .description('create, list and revoke API keys (needs an admin key)')
+    .addHelpText('after', '\nExample:\n  $ firebreak key create --name ci --scope read');
 
   key
     .command('create')

@@ -8,7 +8,8 @@ import { table } from './output.js';
 export function registerPolicyCommands(program: Command, ctx: CliContext): void {
   const policy = program
     .command('policy')
-    .description('response policies (severities, escalation, roles, hours)');
+    .description('response policies (severities, escalation, roles, hours)')
+    .addHelpText('after', '\nExample:\n  $ firebreak policy check policies/creatorflow.yaml');
 
   policy
     .command('check <file>')
