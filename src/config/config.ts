@@ -117,7 +117,7 @@ export function loadConfig(
     port,
     policyFile: policy ? resolve(cwd, policy) : resolve(POLICIES_DIR, 'kct-menswear.yaml'),
     bodyLimitBytes: file.body_limit_bytes ?? 64 * 1024,
-    logLevel: file.log_level ?? (nonEmpty(env.FIREBREAK_LOG_LEVEL) as LogLevel | undefined) ?? 'info',
+    logLevel: envLogLevel(env.FIREBREAK_LOG_LEVEL) ?? file.log_level ?? 'info',
     serverUrl: overrides.serverUrl ?? nonEmpty(env.FIREBREAK_URL) ?? `http://127.0.0.1:${port}`,
     apiKey: overrides.apiKey ?? nonEmpty(env.FIREBREAK_API_KEY),
     ci: env.CI === 'true' || env.CI === '1',
@@ -144,7 +144,7 @@ function readConfigFile(path: string): FileSettings {
 
 function envPort(text: string | undefined): number | undefined {
   if (text === undefined || text === '') return undefined;
-  const port = Number(text);
+  const port = /^\d{1,5}$/.test(text) ? Number(text) : Number.NaN;
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new FirebreakError('FB_ERR_CONFIG_INVALID', {
       source: 'FIREBREAK_PORT',
@@ -152,6 +152,20 @@ function envPort(text: string | undefined): number | undefined {
     });
   }
   return port;
+}
+
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** The environment overrides the file (see the precedence above), and is checked like it. */
+function envLogLevel(text: string | undefined): LogLevel | undefined {
+  if (text === undefined || text === '') return undefined;
+  if (!LOG_LEVELS.includes(text as LogLevel)) {
+    throw new FirebreakError('FB_ERR_CONFIG_INVALID', {
+      source: 'FIREBREAK_LOG_LEVEL',
+      problem: `must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(text)}`,
+    });
+  }
+  return text as LogLevel;
 }
 
 function nonEmpty(text: string | undefined): string | undefined {

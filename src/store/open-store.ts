@@ -122,8 +122,23 @@ async function openPostgres(url: string, options: StoreOptions): Promise<Store> 
 }
 
 async function migrate(store: Store): Promise<void> {
-  const migrator = new Migrator({ db: store.db, provider: new CodeMigrationProvider(store.dialect) });
-  const { error } = await migrator.migrateToLatest();
+  // Kysely looks for its migration tables in every schema unless told which one: pin them to ours,
+  // or another schema's tables (a second Firebreak, another app) make it skip creating them here.
+  const migrationTableSchema =
+    store.dialect === 'postgres'
+      ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(store.db)).rows[0]?.schema
+      : undefined;
+  const migrator = new Migrator({
+    db: store.db,
+    provider: new CodeMigrationProvider(store.dialect),
+    ...(migrationTableSchema ? { migrationTableSchema } : {}),
+  });
+  // Before migrating, Kysely lists every table of every schema by name; a schema someone else drops
+  // meanwhile makes that listing fail with 3F000 (invalid_schema_name). Not ours: list again.
+  let { error } = await migrator.migrateToLatest();
+  for (let retry = 0; retry < 2 && (error as { code?: string } | undefined)?.code === '3F000'; retry += 1) {
+    ({ error } = await migrator.migrateToLatest());
+  }
   if (error) {
     throw new FirebreakError('FB_ERR_DATABASE_UNAVAILABLE', {
       target: store.location,

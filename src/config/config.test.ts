@@ -1,0 +1,270 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FirebreakError } from '../kernel/index.js';
+import { DEFAULT_PORT, loadConfig, POLICIES_DIR } from './config.js';
+
+let cwd: string;
+beforeEach(() => {
+  cwd = mkdtempSync(join(tmpdir(), 'firebreak-config-'));
+});
+afterEach(() => {
+  rmSync(cwd, { recursive: true, force: true });
+});
+
+function writeYaml(name: string, text: string): string {
+  const path = join(cwd, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+function refusal(run: () => unknown): FirebreakError {
+  try {
+    run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(FirebreakError);
+    expect((error as FirebreakError).code).toBe('FB_ERR_CONFIG_INVALID');
+    return error as FirebreakError;
+  }
+  throw new Error('expected the configuration to be refused');
+}
+
+describe('loadConfig defaults', () => {
+  it('without a file or environment', () => {
+    const config = loadConfig({}, {}, cwd);
+    expect(config).toEqual({
+      dataDir: join(cwd, '.firebreak'),
+      databaseUrl: undefined,
+      host: '127.0.0.1',
+      port: 7340,
+      policyFile: join(POLICIES_DIR, 'kct-menswear.yaml'),
+      bodyLimitBytes: 65_536,
+      logLevel: 'info',
+      serverUrl: 'http://127.0.0.1:7340',
+      apiKey: undefined,
+      ci: false,
+    });
+    expect(DEFAULT_PORT).toBe(7340);
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('treats empty variables as unset', () => {
+    const env = {
+      FIREBREAK_PORT: '',
+      FIREBREAK_HOST: '',
+      DATABASE_URL: '',
+      FIREBREAK_DATA_DIR: '',
+      FIREBREAK_LOG_LEVEL: '',
+    };
+    expect(loadConfig({}, env, cwd)).toEqual(loadConfig({}, {}, cwd));
+  });
+});
+
+describe('loadConfig from the environment', () => {
+  it('takes every variable', () => {
+    const config = loadConfig(
+      {},
+      {
+        FIREBREAK_DATA_DIR: 'var/fb',
+        DATABASE_URL: 'postgresql://fb:pw@db:5432/fb',
+        FIREBREAK_HOST: '0.0.0.0',
+        FIREBREAK_PORT: '8080',
+        FIREBREAK_POLICY: 'policies/creatorflow.yaml',
+        FIREBREAK_LOG_LEVEL: 'debug',
+        FIREBREAK_URL: 'http://fb.internal:9000',
+        FIREBREAK_API_KEY: 'fbk_secret',
+        CI: 'true',
+      },
+      cwd,
+    );
+    expect(config).toMatchObject({
+      dataDir: join(cwd, 'var/fb'),
+      databaseUrl: 'postgresql://fb:pw@db:5432/fb',
+      host: '0.0.0.0',
+      port: 8080,
+      policyFile: join(cwd, 'policies/creatorflow.yaml'),
+      logLevel: 'debug',
+      serverUrl: 'http://fb.internal:9000',
+      apiKey: 'fbk_secret',
+      ci: true,
+    });
+  });
+
+  it('derives the server URL from the port', () => {
+    expect(loadConfig({}, { FIREBREAK_PORT: '9100' }, cwd).serverUrl).toBe('http://127.0.0.1:9100');
+  });
+
+  it.each([
+    ['1', true],
+    ['true', true],
+    ['false', false],
+    ['0', false],
+  ])('CI=%s → ci %s', (value, ci) => {
+    expect(loadConfig({}, { CI: value }, cwd).ci).toBe(ci);
+  });
+
+  it.each([
+    ['0', 0],
+    ['1', 1],
+    ['65535', 65535],
+  ])('accepts FIREBREAK_PORT=%s', (value, port) => {
+    expect(loadConfig({}, { FIREBREAK_PORT: value }, cwd).port).toBe(port);
+  });
+
+  it.each(['65536', '-1', '80.5', 'http', '99999999', ' 80', '0x1F90', '1e3'])(
+    'refuses FIREBREAK_PORT=%s, naming the variable and value',
+    (value) => {
+      const error = refusal(() => loadConfig({}, { FIREBREAK_PORT: value }, cwd));
+      expect(error.message).toBe(`FIREBREAK_PORT: must be a port number 0-65535, got "${value}"`);
+    },
+  );
+
+  it.each(['postgres://u@h/db', 'postgresql://u@h:5432/db'])('accepts DATABASE_URL=%s', (url) => {
+    expect(loadConfig({}, { DATABASE_URL: url }, cwd).databaseUrl).toBe(url);
+  });
+
+  it.each(['mysql://u@h/db', 'postgres:/u@h/db', 'h:5432/db', ' postgres://u@h/db'])(
+    'refuses DATABASE_URL=%j',
+    (url) => {
+      const error = refusal(() => loadConfig({}, { DATABASE_URL: url }, cwd));
+      expect(error.message).toMatch(/^DATABASE_URL: must be a postgres:\/\/ or postgresql:\/\/ URL/);
+    },
+  );
+
+  it('refuses an unknown FIREBREAK_LOG_LEVEL, naming it', () => {
+    const error = refusal(() => loadConfig({}, { FIREBREAK_LOG_LEVEL: 'loud' }, cwd));
+    expect(error.message).toContain('FIREBREAK_LOG_LEVEL');
+  });
+});
+
+describe('loadConfig from firebreak.yaml', () => {
+  const full = [
+    'data_dir: data',
+    'database_url: postgres://file@db/fb',
+    'listen:',
+    '  host: 10.0.0.1',
+    '  port: 7000',
+    'policy: my-policy.yaml',
+    'body_limit_bytes: 2048',
+    'log_level: warn',
+    '',
+  ].join('\n');
+
+  it('is found in the working directory', () => {
+    writeYaml('firebreak.yaml', full);
+    expect(loadConfig({}, {}, cwd)).toMatchObject({
+      dataDir: join(cwd, 'data'),
+      databaseUrl: 'postgres://file@db/fb',
+      host: '10.0.0.1',
+      port: 7000,
+      policyFile: join(cwd, 'my-policy.yaml'),
+      bodyLimitBytes: 2048,
+      logLevel: 'warn',
+      serverUrl: 'http://127.0.0.1:7000',
+    });
+  });
+
+  it('is read from FIREBREAK_CONFIG, relative to the working directory, or from the override', () => {
+    mkdirSync(join(cwd, 'etc'));
+    writeYaml('etc/fb.yaml', 'listen: { port: 7100 }\n');
+    writeYaml('other.yaml', 'listen: { port: 7200 }\n');
+    expect(loadConfig({}, { FIREBREAK_CONFIG: 'etc/fb.yaml' }, cwd).port).toBe(7100);
+    expect(loadConfig({ configFile: 'other.yaml' }, { FIREBREAK_CONFIG: 'etc/fb.yaml' }, cwd).port).toBe(
+      7200,
+    );
+  });
+
+  it('is overridden by the environment, which is overridden by flags', () => {
+    writeYaml('firebreak.yaml', full);
+    const env = {
+      FIREBREAK_PORT: '7001',
+      FIREBREAK_HOST: 'env-host',
+      DATABASE_URL: 'postgres://env@db/fb',
+      FIREBREAK_DATA_DIR: 'env-data',
+      FIREBREAK_POLICY: 'env-policy.yaml',
+      FIREBREAK_LOG_LEVEL: 'debug',
+    };
+    expect(loadConfig({}, env, cwd)).toMatchObject({
+      port: 7001,
+      host: 'env-host',
+      databaseUrl: 'postgres://env@db/fb',
+      dataDir: join(cwd, 'env-data'),
+      policyFile: join(cwd, 'env-policy.yaml'),
+      logLevel: 'debug',
+    });
+    const flags = {
+      port: 7002,
+      host: 'flag-host',
+      databaseUrl: 'postgres://flag@db/fb',
+      dataDir: 'flag-data',
+      policyFile: 'flag-policy.yaml',
+    };
+    expect(loadConfig(flags, env, cwd)).toMatchObject({
+      port: 7002,
+      host: 'flag-host',
+      databaseUrl: 'postgres://flag@db/fb',
+      dataDir: join(cwd, 'flag-data'),
+      policyFile: join(cwd, 'flag-policy.yaml'),
+    });
+  });
+
+  it('refuses an unknown key, naming file:line', () => {
+    const path = writeYaml('firebreak.yaml', 'data_dir: data\nlisten:\n  port: 7000\nlsten_port: 7000\n');
+    const error = refusal(() => loadConfig({}, {}, cwd));
+    expect(error.message).toBe(`${path}:4: lsten_port: is not a known field`);
+    expect(error.details).toEqual([{ path: 'lsten_port', line: 4, message: 'is not a known field' }]);
+  });
+
+  it('refuses an unknown nested key, naming its line', () => {
+    const path = writeYaml('firebreak.yaml', 'listen:\n  port: 7000\n  hots: 0.0.0.0\n');
+    expect(refusal(() => loadConfig({}, {}, cwd)).message).toMatch(new RegExp(`^${path}:3: listen\\.hots: `));
+  });
+
+  it.each([
+    ['listen:\n  port: 65536\n', 2, 'listen.port'],
+    ['listen:\n  port: seven\n', 2, 'listen.port'],
+    ['\n\ndatabase_url: mysql://db/fb\n', 3, 'database_url'],
+    ['body_limit_bytes: 1023\n', 1, 'body_limit_bytes'],
+    ['log_level: loud\n', 1, 'log_level'],
+    ['data_dir: [unclosed\n', 2, ''],
+  ])('refuses a bad value (%j) at its line', (text, line, path) => {
+    const file = writeYaml('firebreak.yaml', text);
+    const error = refusal(() => loadConfig({}, {}, cwd));
+    expect(error.params.source).toBe(`${file}:${line}`);
+    expect(error.details[0]?.path).toBe(path);
+  });
+
+  it('accepts the edges of the ranges', () => {
+    writeYaml('a.yaml', 'listen: { port: 65535 }\nbody_limit_bytes: 1024\n');
+    writeYaml('b.yaml', `listen: { port: 0 }\nbody_limit_bytes: ${64 * 1024 * 1024}\n`);
+    expect(loadConfig({ configFile: 'a.yaml' }, {}, cwd)).toMatchObject({
+      port: 65535,
+      bodyLimitBytes: 1024,
+    });
+    expect(loadConfig({ configFile: 'b.yaml' }, {}, cwd)).toMatchObject({
+      port: 0,
+      bodyLimitBytes: 64 * 1024 * 1024,
+    });
+    writeYaml('c.yaml', `body_limit_bytes: ${64 * 1024 * 1024 + 1}\n`);
+    expect(refusal(() => loadConfig({ configFile: 'c.yaml' }, {}, cwd)).details[0]?.path).toBe(
+      'body_limit_bytes',
+    );
+  });
+
+  it('accepts an empty file', () => {
+    writeYaml('firebreak.yaml', '# nothing set yet\n');
+    expect(loadConfig({}, {}, cwd)).toMatchObject({
+      port: 7340,
+      host: '127.0.0.1',
+      dataDir: join(cwd, '.firebreak'),
+      logLevel: 'info',
+    });
+  });
+
+  it('refuses a named file that does not exist, naming it', () => {
+    const error = refusal(() => loadConfig({}, { FIREBREAK_CONFIG: 'missing.yaml' }, cwd));
+    expect(error.message).toContain(join(cwd, 'missing.yaml'));
+    expect(error.message).toContain('ENOENT');
+  });
+});
