@@ -79,7 +79,23 @@ export async function freshStore(dialect: DialectName): Promise<TestStore> {
   }
   const schema = `fb_test_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
   const open = () => openStore({ dataDir: '', databaseUrl: POSTGRES_URL, schema });
-  let store = await open();
+  const dropSchema = async () => {
+    const client = new pg.Client({ connectionString: POSTGRES_URL });
+    await client.connect();
+    try {
+      await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    } finally {
+      await client.end();
+    }
+  };
+  let store: Store;
+  try {
+    store = await open();
+  } catch (error) {
+    // A failed open may have created the schema already; leave nothing behind.
+    await dropSchema().catch(() => {});
+    throw error;
+  }
   return {
     dialect,
     schema,
@@ -93,10 +109,7 @@ export async function freshStore(dialect: DialectName): Promise<TestStore> {
     },
     async cleanup() {
       await store.close();
-      const client = new pg.Client({ connectionString: POSTGRES_URL });
-      await client.connect();
-      await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-      await client.end();
+      await dropSchema();
     },
   };
 }
