@@ -84,6 +84,16 @@ export class ApiKeyService {
       const row = await trx.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst();
       if (!row) throw new FirebreakError('FB_ERR_KEY_NOT_FOUND', { id });
       if (row.revoked_at) return toInfo(row);
+      if ((JSON.parse(row.scopes) as Scope[]).includes('admin')) {
+        const admins = await trx
+          .selectFrom('api_keys')
+          .select(['scopes'])
+          .where('revoked_at', 'is', null)
+          .execute();
+        const active = admins.filter((k) => (JSON.parse(k.scopes) as Scope[]).includes('admin')).length;
+        // Without an admin key nobody could create keys again, short of editing the database.
+        if (active <= 1) throw new FirebreakError('FB_ERR_LAST_ADMIN_KEY', { id });
+      }
       await trx.updateTable('api_keys').set({ revoked_at: now.toISOString() }).where('id', '=', id).execute();
       await this.deps.audit.append(trx, now, {
         actor,
@@ -93,11 +103,6 @@ export class ApiKeyService {
       });
       return toInfo({ ...row, revoked_at: now.toISOString() });
     });
-  }
-
-  async countActive(scope: Scope): Promise<number> {
-    const keys = await this.list();
-    return keys.filter((k) => !k.revoked_at && k.scopes.includes(scope)).length;
   }
 
   /** The caller behind a key, or FB_ERR_AUTH_INVALID. */

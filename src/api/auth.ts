@@ -1,5 +1,9 @@
-/** Every route but /health and /openapi.json needs a key with a scope (DESIGN.md principle 6). */
-import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+/**
+ * Every route but /health and /openapi.json needs a key with a scope (DESIGN.md principle 6).
+ * Checked in onRequest, before the body is read: a caller without a key learns nothing about
+ * what a valid body looks like, and an unauthenticated upload is not parsed at all.
+ */
+import type { FastifyReply, FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import { FirebreakError } from '../kernel/index.js';
 import { type ApiKeyService, hasScope, type Principal, type Scope } from './api-keys.js';
 
@@ -9,7 +13,7 @@ declare module 'fastify' {
   }
 }
 
-export function requireScope(keys: ApiKeyService, needed: Scope): preHandlerAsyncHookHandler {
+export function requireScope(keys: ApiKeyService, needed: Scope): onRequestAsyncHookHandler {
   return async (request: FastifyRequest, _reply: FastifyReply) => {
     const header = request.headers.authorization;
     if (!header) throw new FirebreakError('FB_ERR_AUTH_MISSING');

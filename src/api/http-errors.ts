@@ -35,7 +35,11 @@ interface AjvLikeError {
 }
 
 /** Turns Fastify's and Ajv's failures into catalogue errors; anything unknown is internal. */
-export function toFirebreakError(error: FastifyError, bodyLimit: number): FirebreakError {
+export function toFirebreakError(
+  error: FastifyError,
+  bodyLimit: number,
+  contentType = 'none',
+): FirebreakError {
   if (isFirebreakError(error)) return error;
   if (error.validation) {
     const part = error.validationContext === 'querystring' ? 'query' : (error.validationContext ?? 'body');
@@ -48,7 +52,9 @@ export function toFirebreakError(error: FastifyError, bodyLimit: number): Firebr
       return new FirebreakError('FB_ERR_BODY_TOO_LARGE', { limit: bodyLimit });
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return new FirebreakError('FB_ERR_UNSUPPORTED_MEDIA_TYPE', { contentType: 'of this request' });
+      return new FirebreakError('FB_ERR_UNSUPPORTED_MEDIA_TYPE', {
+        contentType: JSON.stringify(contentType),
+      });
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new FirebreakError('FB_ERR_MALFORMED_JSON', { reason: 'the body is empty' });
     default:
@@ -78,7 +84,7 @@ function describe(part: string, e: AjvLikeError): ErrorDetail {
 
 export function installErrorHandling(app: FastifyInstance, bodyLimit: number): void {
   app.setErrorHandler((raw: FastifyError, request, reply) => {
-    const error = toFirebreakError(raw, bodyLimit);
+    const error = toFirebreakError(raw, bodyLimit, request.headers['content-type'] ?? 'none');
     if (error.kind === 'internal' || error.kind === 'integrity') {
       request.log.error({ err: raw, reference: error.params.reference }, 'request failed');
     }

@@ -91,7 +91,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   app.get(
     '/v1/policy',
     {
-      preHandler: requireScope(deps.keys, 'read'),
+      onRequest: requireScope(deps.keys, 'read'),
       schema: { tags: ['policy'], summary: 'The response policy in force' },
     },
     async () => deps.policy,

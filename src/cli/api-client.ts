@@ -40,8 +40,10 @@ export class ApiClient {
         signal: AbortSignal.timeout(30_000),
       });
     } catch (error) {
-      const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
-      throw new FirebreakError('FB_ERR_SERVER_UNREACHABLE', { url: this.options.baseUrl, reason: cause });
+      // fetch wraps the socket error; with several addresses it is an AggregateError of them.
+      const cause = (error as { cause?: { code?: string; errors?: { code?: string }[] } }).cause;
+      const reason = cause?.code ?? cause?.errors?.[0]?.code ?? (error as Error).message;
+      throw new FirebreakError('FB_ERR_SERVER_UNREACHABLE', { url: this.options.baseUrl, reason });
     }
     const text = await response.text();
     const parsed = text ? safeJson(text) : undefined;

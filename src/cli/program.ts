@@ -59,13 +59,15 @@ export async function runCli(
     await program.parseAsync([...argv]);
     return 0;
   } catch (error) {
-    if (error instanceof CommanderError) {
-      // Help and version exit through here too, with code 0.
-      return error.exitCode === 0 ? 0 : EXIT_USAGE;
-    }
+    // Checked first: InvalidArgumentError is a CommanderError too, and one thrown from an action
+    // (a bad status or role argument) has not been printed by commander yet.
     if (error instanceof InvalidArgumentError) {
       output.err(`firebreak: ${error.message}`);
       return EXIT_USAGE;
+    }
+    if (error instanceof CommanderError) {
+      // Help and version exit through here too, with code 0.
+      return error.exitCode === 0 ? 0 : EXIT_USAGE;
     }
     if (isFirebreakError(error)) {
       output.err(describeError(error));

@@ -9,4 +9,4 @@ export type {
   IncidentTimelineTable,
 } from './database.js';
 export { AUDIT_GENESIS_HASH, type Dialect } from './migrations.js';
-export { openStore, SQLITE_FILE, type Store, type StoreOptions } from './open-store.js';
+export { openStore, POSTGRES_SCHEMA_LOCK, SQLITE_FILE, type Store, type StoreOptions } from './open-store.js';

@@ -2,7 +2,7 @@
  * Opens the database Firebreak keeps its records in: embedded SQLite by default, PostgreSQL
  * when a URL is given. Migrations run here, so a store that opens is a store that is current.
  */
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, Migrator, PostgresDialect, SqliteDialect, sql } from 'kysely';
@@ -52,7 +52,16 @@ export async function openStore(options: StoreOptions): Promise<Store> {
 }
 
 function openSqlite(options: StoreOptions): Store {
-  mkdirSync(options.dataDir, { recursive: true });
+  if (options.readonly) {
+    if (!existsSync(join(options.dataDir, SQLITE_FILE))) {
+      throw new FirebreakError('FB_ERR_DATABASE_UNAVAILABLE', {
+        target: join(options.dataDir, SQLITE_FILE),
+        reason: 'no Firebreak database there; check --data-dir or FIREBREAK_DATA_DIR',
+      });
+    }
+  } else {
+    mkdirSync(options.dataDir, { recursive: true });
+  }
   const lock: DataDirLock | undefined = options.exclusive ? lockDataDir(options.dataDir) : undefined;
   const path = join(options.dataDir, SQLITE_FILE);
   let connection: BetterSqlite3.Database;
@@ -121,24 +130,41 @@ async function openPostgres(url: string, options: StoreOptions): Promise<Store> 
   return { db, dialect: 'postgres', location, ping: () => ping(db), close: () => db.destroy() };
 }
 
+/**
+ * Serialises schema work on one PostgreSQL database: migrations of several Firebreak servers
+ * starting at once, and tools that drop schemas. Kysely lists every table of every schema before
+ * migrating, and a schema dropped meanwhile makes that listing fail (SQLSTATE 3F000); whoever drops
+ * a schema Firebreak used takes this lock first.
+ */
+export const POSTGRES_SCHEMA_LOCK = 7_340_001;
+
 async function migrate(store: Store): Promise<void> {
-  // Kysely looks for its migration tables in every schema unless told which one: pin them to ours,
-  // or another schema's tables (a second Firebreak, another app) make it skip creating them here.
-  const migrationTableSchema =
+  const run = async (db: Kysely<Database>) => {
+    // Kysely looks for its migration tables in every schema unless told which one: pin them to ours,
+    // or another schema's tables (a second Firebreak, another app) make it skip creating them here.
+    const migrationTableSchema =
+      store.dialect === 'postgres'
+        ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]?.schema
+        : undefined;
+    const migrator = new Migrator({
+      db,
+      provider: new CodeMigrationProvider(store.dialect),
+      ...(migrationTableSchema ? { migrationTableSchema } : {}),
+    });
+    return (await migrator.migrateToLatest()).error;
+  };
+  const error =
     store.dialect === 'postgres'
-      ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(store.db)).rows[0]?.schema
-      : undefined;
-  const migrator = new Migrator({
-    db: store.db,
-    provider: new CodeMigrationProvider(store.dialect),
-    ...(migrationTableSchema ? { migrationTableSchema } : {}),
-  });
-  // Before migrating, Kysely lists every table of every schema by name; a schema someone else drops
-  // meanwhile makes that listing fail with 3F000 (invalid_schema_name). Not ours: list again.
-  let { error } = await migrator.migrateToLatest();
-  for (let retry = 0; retry < 2 && (error as { code?: string } | undefined)?.code === '3F000'; retry += 1) {
-    ({ error } = await migrator.migrateToLatest());
-  }
+      ? await store.db.connection().execute(async (conn) => {
+          // A session lock on the one connection the whole migration runs on.
+          await sql`select pg_advisory_lock(${POSTGRES_SCHEMA_LOCK})`.execute(conn);
+          try {
+            return await run(conn);
+          } finally {
+            await sql`select pg_advisory_unlock(${POSTGRES_SCHEMA_LOCK})`.execute(conn);
+          }
+        })
+      : await run(store.db);
   if (error) {
     throw new FirebreakError('FB_ERR_DATABASE_UNAVAILABLE', {
       target: store.location,

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { openStore, type Store } from '../../src/store/index.js';
+import { openStore, POSTGRES_SCHEMA_LOCK, type Store } from '../../src/store/index.js';
 
 export const POSTGRES_URL =
   process.env.FIREBREAK_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -83,6 +83,8 @@ export async function freshStore(dialect: DialectName): Promise<TestStore> {
     const client = new pg.Client({ connectionString: POSTGRES_URL });
     await client.connect();
     try {
+      // Not while another test's store is migrating: Kysely's table listing would trip over it.
+      await client.query('select pg_advisory_lock($1)', [POSTGRES_SCHEMA_LOCK]);
       await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
     } finally {
       await client.end();

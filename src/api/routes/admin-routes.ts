@@ -31,7 +31,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
   app.post(
     '/v1/keys',
     {
-      preHandler: admin,
+      onRequest: admin,
       schema: {
         tags: ['keys'],
         summary: 'Create an API key (the key is in this answer only)',
@@ -46,7 +46,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
   app.get(
     '/v1/keys',
     {
-      preHandler: admin,
+      onRequest: admin,
       schema: {
         tags: ['keys'],
         summary: 'List API keys',
@@ -59,7 +59,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
   app.delete(
     '/v1/keys/:id',
     {
-      preHandler: admin,
+      onRequest: admin,
       schema: {
         tags: ['keys'],
         summary: 'Revoke an API key',
@@ -73,7 +73,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
   app.get(
     '/v1/audit',
     {
-      preHandler: admin,
+      onRequest: admin,
       schema: { tags: ['audit'], summary: 'Audit log entries, newest first', querystring: AuditQuery },
     },
     async (request) =>
@@ -86,7 +86,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
   app.get(
     '/v1/audit/verify',
     {
-      preHandler: admin,
+      onRequest: admin,
       schema: { tags: ['audit'], summary: 'Walk the hash chain and report the first bad entry' },
     },
     async () => audit.verify(store.db),

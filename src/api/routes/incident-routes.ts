@@ -37,7 +37,7 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<IncidentRoutesOptions> = 
   app.post(
     '/v1/incidents',
     {
-      preHandler: write,
+      onRequest: write,
       schema: {
         tags,
         summary: 'Open an incident',
@@ -51,7 +51,7 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<IncidentRoutesOptions> = 
   app.get(
     '/v1/incidents',
     {
-      preHandler: read,
+      onRequest: read,
       schema: {
         tags,
         summary: 'List incidents, newest first',
@@ -79,7 +79,7 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<IncidentRoutesOptions> = 
   app.get(
     '/v1/incidents/:id',
     {
-      preHandler: read,
+      onRequest: read,
       schema: {
         tags,
         summary: 'One incident with its timeline',
@@ -100,7 +100,7 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<IncidentRoutesOptions> = 
   app.post(
     '/v1/incidents/:id/transitions',
     {
-      preHandler: write,
+      onRequest: write,
       schema: {
         tags,
         summary: 'Move an incident to its next lifecycle status',
@@ -116,7 +116,7 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<IncidentRoutesOptions> = 
   app.post(
     '/v1/incidents/:id/classification',
     {
-      preHandler: write,
+      onRequest: write,
       schema: {
         tags,
         summary: "Classify with the plan's decision tree and impact assessment",
@@ -131,7 +131,7 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<IncidentRoutesOptions> = 
   app.put(
     '/v1/incidents/:id/roles/:role',
     {
-      preHandler: write,
+      onRequest: write,
       schema: {
         tags,
         summary: 'Assign a response role',
@@ -147,7 +147,7 @@ export const incidentRoutes: FastifyPluginAsyncTypebox<IncidentRoutesOptions> = 
   app.post(
     '/v1/incidents/:id/notes',
     {
-      preHandler: write,
+      onRequest: write,
       schema: {
         tags,
         summary: 'Add a note to the timeline',
