@@ -58,27 +58,13 @@ export const DIALECTS: readonly { name: DialectName; skip: string | undefined }[
 export async function freshStore(dialect: DialectName): Promise<TestStore> {
   if (dialect === 'sqlite') {
     const dir = mkdtempSync(join(tmpdir(), 'firebreak-test-'));
-    const open = () => openStore({ dataDir: dir });
-    let store = await open();
-    return {
-      dialect,
-      dataDir: dir,
-      get store() {
-        return store;
-      },
-      async reopen() {
-        await store.close();
-        store = await open();
-        return store;
-      },
-      async cleanup() {
-        await store.close();
-        rmSync(dir, { recursive: true, force: true });
-      },
-    };
+    return reopenable(
+      { dialect, dataDir: dir },
+      () => openStore({ dataDir: dir }),
+      async () => rmSync(dir, { recursive: true, force: true }),
+    );
   }
   const schema = `fb_test_${process.pid}_${Math.random().toString(36).slice(2, 10)}`;
-  const open = () => openStore({ dataDir: '', databaseUrl: POSTGRES_URL, schema });
   const dropSchema = async () => {
     const client = new pg.Client({ connectionString: POSTGRES_URL });
     await client.connect();
@@ -90,17 +76,29 @@ export async function freshStore(dialect: DialectName): Promise<TestStore> {
       await client.end();
     }
   };
+  return reopenable(
+    { dialect, schema },
+    () => openStore({ dataDir: '', databaseUrl: POSTGRES_URL, schema }),
+    dropSchema,
+  );
+}
+
+/** Opens a store, and on failure or cleanup removes what it was stored in. */
+async function reopenable(
+  where: { dialect: DialectName; dataDir?: string; schema?: string },
+  open: () => Promise<Store>,
+  remove: () => Promise<void>,
+): Promise<TestStore> {
   let store: Store;
   try {
     store = await open();
   } catch (error) {
-    // A failed open may have created the schema already; leave nothing behind.
-    await dropSchema().catch(() => {});
+    // A failed open may have created the directory or schema already; leave nothing behind.
+    await remove().catch(() => {});
     throw error;
   }
   return {
-    dialect,
-    schema,
+    ...where,
     get store() {
       return store;
     },
@@ -111,7 +109,7 @@ export async function freshStore(dialect: DialectName): Promise<TestStore> {
     },
     async cleanup() {
       await store.close();
-      await dropSchema();
+      await remove();
     },
   };
 }
