@@ -50,10 +50,7 @@ export async function startFirebreak(
     const incidents = new IncidentService({ store, audit, policy, clock });
     const keys = new ApiKeyService({ store, audit, clock });
 
-    let firstAdminKey: string | undefined;
-    if ((await keys.list()).length === 0) {
-      firstAdminKey = (await keys.create('system', 'admin (first start)', ['admin'])).key;
-    }
+    const firstAdminKey = await keys.createFirstAdminKey();
 
     const app = await buildServer({
       store,

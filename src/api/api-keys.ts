@@ -4,9 +4,10 @@
  * Scopes nest: admin includes write, write includes read.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { sql } from 'kysely';
 import type { AuditLog } from '../audit/index.js';
 import { type Clock, FirebreakError } from '../kernel/index.js';
-import type { ApiKeyTable, Store } from '../store/index.js';
+import type { ApiKeyTable, Database, Store, Transaction } from '../store/index.js';
 
 export const SCOPES = ['read', 'write', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
@@ -34,6 +35,9 @@ export interface Principal {
   readonly actor: string;
 }
 
+/** Advisory lock key for the first-start check (PostgreSQL). */
+const FIRST_KEY_LOCK = 7_340_002;
+
 const KEY_FORMAT = /^fbk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/;
 
 export function hasScope(granted: readonly Scope[], needed: Scope): boolean {
@@ -45,6 +49,31 @@ export class ApiKeyService {
 
   /** Returns the key text; it is not stored and cannot be shown again. */
   async create(actor: string, name: string, scopes: readonly Scope[]): Promise<ApiKeyInfo & { key: string }> {
+    return this.deps.store.db.transaction().execute((trx) => this.insert(trx, actor, name, scopes));
+  }
+
+  /**
+   * On a database with no keys at all, creates the first admin key and returns it; otherwise
+   * undefined. Two servers starting at once on one empty PostgreSQL database create one key
+   * between them: the check and the insert hold a transaction-scoped advisory lock.
+   */
+  async createFirstAdminKey(): Promise<string | undefined> {
+    return this.deps.store.db.transaction().execute(async (trx) => {
+      if (this.deps.store.dialect === 'postgres') {
+        await sql`select pg_advisory_xact_lock(${FIRST_KEY_LOCK})`.execute(trx);
+      }
+      const any = await trx.selectFrom('api_keys').select('id').limit(1).executeTakeFirst();
+      if (any) return undefined;
+      return (await this.insert(trx, 'system', 'admin (first start)', ['admin'])).key;
+    });
+  }
+
+  private async insert(
+    trx: Transaction<Database>,
+    actor: string,
+    name: string,
+    scopes: readonly Scope[],
+  ): Promise<ApiKeyInfo & { key: string }> {
     const id = randomBytes(6).toString('hex');
     const secret = randomBytes(32).toString('base64url');
     const now = this.deps.clock.now();
@@ -57,14 +86,12 @@ export class ApiKeyService {
       created_by: actor,
       revoked_at: null,
     };
-    await this.deps.store.db.transaction().execute(async (trx) => {
-      await trx.insertInto('api_keys').values(row).execute();
-      await this.deps.audit.append(trx, now, {
-        actor,
-        action: 'key.create',
-        target: id,
-        details: { name, scopes: [...scopes] },
-      });
+    await trx.insertInto('api_keys').values(row).execute();
+    await this.deps.audit.append(trx, now, {
+      actor,
+      action: 'key.create',
+      target: id,
+      details: { name, scopes: [...scopes] },
     });
     return { ...toInfo(row), key: `fbk_${id}_${secret}` };
   }
