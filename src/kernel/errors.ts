@@ -55,6 +55,7 @@ export const ERROR_CATALOGUE = {
   FB_ERR_POLICY_INVALID: { kind: 'invalid', message: '{file}:{line}: {problem}' },
   FB_ERR_POLICY_UNREADABLE: { kind: 'invalid', message: 'cannot read policy file {file}: {reason}' },
   FB_ERR_CONFIG_INVALID: { kind: 'invalid', message: '{source}: {problem}' },
+  FB_ERR_RULE_INVALID: { kind: 'invalid', message: '{where}: {problem}' },
   FB_ERR_DATA_DIR_LOCKED: {
     kind: 'unavailable',
     message:
