@@ -11,6 +11,7 @@ import type { AuditEntry, AuditVerification } from '../src/audit/index.js';
 import type { Incident, IncidentPage, TimelineRecord } from '../src/incidents/index.js';
 import { FirebreakError, VirtualClock } from '../src/kernel/index.js';
 import { startFirebreak } from '../src/main.js';
+import { ALL_NO, LOW_IMPACT } from './helpers/classification.js';
 import { type ApiRequest, call, startTestServer, type TestServer, testConfig } from './helpers/server.js';
 import { DIALECTS } from './helpers/stores.js';
 
@@ -35,16 +36,6 @@ interface Health {
 }
 
 const KEY_PATTERN = /^fbk_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/;
-const ALL_NO = {
-  payment_data_at_risk: false,
-  admin_access_compromised: false,
-  service_unavailable: false,
-  over_100_customers_affected: false,
-  data_exfiltration: false,
-  active_exploitation: false,
-  reconnaissance_only: false,
-};
-const LOW_IMPACT = { data: 'low', service: 'low', customer: 'low' };
 const MINUTE = 60_000;
 
 function expectError(response: { status: number; body: unknown }, status: number, code: string): ErrorBody {

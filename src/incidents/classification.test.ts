@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { ALL_NO } from '../../test/helpers/classification.js';
 import {
   CLASSIFICATION_QUESTIONS,
   type ClassificationAnswers,
@@ -9,15 +10,6 @@ import {
   worstImpact,
 } from './classification.js';
 
-const ALL_NO: ClassificationAnswers = {
-  payment_data_at_risk: false,
-  admin_access_compromised: false,
-  service_unavailable: false,
-  over_100_customers_affected: false,
-  data_exfiltration: false,
-  active_exploitation: false,
-  reconnaissance_only: false,
-};
 const yes = (...ids: QuestionId[]): ClassificationAnswers =>
   ({ ...ALL_NO, ...Object.fromEntries(ids.map((id) => [id, true])) }) as ClassificationAnswers;
 const LOW: ImpactAssessment = { data: 'low', service: 'low', customer: 'low' };

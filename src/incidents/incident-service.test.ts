@@ -1,10 +1,11 @@
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ALL_NO, LOW_IMPACT } from '../../test/helpers/classification.js';
 import { DIALECTS, freshStore, type TestStore } from '../../test/helpers/stores.js';
 import { AuditLog } from '../audit/index.js';
 import { FirebreakError, VirtualClock } from '../kernel/index.js';
 import { loadPolicyFile, type Severity } from '../policy/index.js';
-import type { ClassificationAnswers, ImpactAssessment } from './classification.js';
+import type { ImpactAssessment } from './classification.js';
 import { IncidentService } from './incident-service.js';
 import type { IncidentStatus } from './lifecycle.js';
 
@@ -14,16 +15,8 @@ const NOW = '2026-03-04T10:00:00.000Z';
 const MIN = 60_000;
 const plus = (iso: string, ms: number) => new Date(Date.parse(iso) + ms).toISOString();
 
-const NO: ClassificationAnswers = {
-  payment_data_at_risk: false,
-  admin_access_compromised: false,
-  service_unavailable: false,
-  over_100_customers_affected: false,
-  data_exfiltration: false,
-  active_exploitation: false,
-  reconnaissance_only: false,
-};
-const LOW: ImpactAssessment = { data: 'low', service: 'low', customer: 'low' };
+const NO = ALL_NO;
+const LOW = LOW_IMPACT;
 const CRITICAL: ImpactAssessment = { data: 'critical', service: 'low', customer: 'low' };
 
 async function rejection(promise: Promise<unknown>): Promise<FirebreakError> {
