@@ -51,7 +51,23 @@ function isObject(value: unknown): value is FieldObject {
  * value and an object), or a key has an empty part (`a..b`) or a `__proto__` part.
  */
 export function nestDottedKeys(fields: FieldObject): FieldObject | string {
+  // Most events have no dotted key at all: find that out without allocating anything.
+  if (!hasDottedKey(fields)) return fields;
   return nestObject(fields, new Set(), '');
+}
+
+function hasDottedKey(obj: FieldObject): boolean {
+  for (const key in obj) {
+    if (!Object.hasOwn(obj, key)) continue;
+    if (key.indexOf('.') !== -1 || key === '__proto__') return true;
+    const value = obj[key];
+    if (isObject(value)) {
+      if (hasDottedKey(value)) return true;
+    } else if (Array.isArray(value)) {
+      for (const item of value) if (isObject(item) && hasDottedKey(item)) return true;
+    }
+  }
+  return false;
 }
 
 function nestObject(obj: FieldObject, owned: Set<object>, prefix: string): FieldObject | string {

@@ -18,8 +18,20 @@ export function ecsEventFromJson(value: unknown): ParsedEvent | string {
   if (typeof nested === 'string') return nested;
   const epochMs = parseTimestampValue(nested['@timestamp']);
   if (typeof epochMs === 'string') return epochMs;
-  nested['@timestamp'] = new Date(epochMs).toISOString();
+  // One spelling of time downstream; a timestamp already in that spelling is left alone.
+  if (!isCanonicalIso(nested['@timestamp'])) nested['@timestamp'] = new Date(epochMs).toISOString();
   return { event: nested as EcsEvent, epochMs };
+}
+
+/** `2026-03-02T10:00:00.000Z`: what Date#toISOString gives (it parsed, so it is a real time). */
+function isCanonicalIso(value: unknown): boolean {
+  return (
+    typeof value === 'string' &&
+    value.length === 24 &&
+    value.charCodeAt(23) === 90 /* Z */ &&
+    value.charCodeAt(10) === 84 /* T */ &&
+    value.charCodeAt(19) === 46 /* . */
+  );
 }
 
 /** One NDJSON line to an event, or a reason (`not JSON: ...`). Blank lines are the caller's to skip. */
