@@ -16,3 +16,4 @@ export {
   type ParsedYaml,
   parseValidatedYaml,
 } from './validated-yaml.js';
+export { lineOfYamlPath, type YamlPath } from './yaml-path-line.js';

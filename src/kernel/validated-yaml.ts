@@ -4,8 +4,9 @@
  * YAML that people edit by hand, so they all share this one reader.
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { isMap, isPair, isScalar, LineCounter, type Node, parseDocument } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import { type ErrorCode, type ErrorDetail, FirebreakError } from './errors.js';
+import { lineOfYamlPath } from './yaml-path-line.js';
 
 export type LocateLine = (path: readonly (string | number)[]) => number;
 
@@ -38,30 +39,7 @@ export function parseValidatedYaml<T>(
   }
   const value: unknown = doc.toJS() ?? {};
 
-  const lineOf: LocateLine = (path) => {
-    // Walk down as far as the path exists; a missing leaf is reported at its parent.
-    let node: unknown = doc.contents;
-    let line = 1;
-    for (const key of path) {
-      if (isMap(node)) {
-        const pair = node.items.find(
-          (p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(key),
-        );
-        if (!pair) break;
-        const keyNode = pair.key as Node;
-        if (keyNode.range) line = lineAt(keyNode.range[0]);
-        node = pair.value;
-      } else if (node && typeof node === 'object' && 'items' in node && Array.isArray(node.items)) {
-        const item = node.items[Number(key)] as Node | undefined;
-        if (!item) break;
-        if (item.range) line = lineAt(item.range[0]);
-        node = item;
-      } else {
-        break;
-      }
-    }
-    return line;
-  };
+  const lineOf: LocateLine = (path) => lineOfYamlPath(doc.contents, path, lineCounter);
 
   let validate = compiled.get(schema);
   if (!validate) {
