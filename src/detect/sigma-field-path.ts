@@ -61,5 +61,36 @@ export function compileFieldPath(name: string): FieldReader {
     return out;
   }
 
+  // Fast path for the usual shape, plain nested objects (`{ user: { name } }`): two or three
+  // property reads. Anything else (dotted keys, arrays, a missing step) takes the full walk.
+  if (parts.length === 2) {
+    const [p0, p1] = parts as [string, string];
+    return (event) => {
+      const a = (event as Record<string, unknown>)[p0];
+      if (a === undefined && !hasOwn.call(event, name)) return undefined;
+      if (isObject(a) && hasOwn.call(event, p0)) {
+        const b = a[p1];
+        if (b !== undefined && !isObject(b) && hasOwn.call(a, p1)) return b;
+      }
+      return walk(event, 0);
+    };
+  }
+  if (parts.length === 3) {
+    const [p0, p1, p2] = parts as [string, string, string];
+    const firstTwo = `${p0}.${p1}`;
+    return (event) => {
+      const a = (event as Record<string, unknown>)[p0];
+      // Absent: neither `a` nor a dotted key that could hold the field.
+      if (a === undefined && !hasOwn.call(event, name) && !hasOwn.call(event, firstTwo)) return undefined;
+      if (isObject(a) && hasOwn.call(event, p0)) {
+        const b = a[p1];
+        if (isObject(b) && hasOwn.call(a, p1)) {
+          const c = b[p2];
+          if (c !== undefined && !isObject(c) && hasOwn.call(b, p2)) return c;
+        }
+      }
+      return walk(event, 0);
+    };
+  }
   return (event) => walk(event, 0);
 }
