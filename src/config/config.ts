@@ -72,6 +72,8 @@ export interface FirebreakConfig {
 export const DEFAULT_PORT = 7340;
 /** The packaged policies folder (src/config and dist/config are both two levels down). */
 export const POLICIES_DIR = fileURLToPath(new URL('../../policies/', import.meta.url));
+/** The packaged detection rule pack, loaded unless `--no-builtin`. */
+export const BUILTIN_RULES_DIR = fileURLToPath(new URL('../../rules/', import.meta.url));
 
 export interface ConfigOverrides {
   configFile?: string;

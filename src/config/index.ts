@@ -1,5 +1,6 @@
 /** Settings: parsed once, frozen, the only reader of the environment. */
 export {
+  BUILTIN_RULES_DIR,
   type ConfigOverrides,
   DEFAULT_PORT,
   type FirebreakConfig,
