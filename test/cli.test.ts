@@ -3,49 +3,17 @@
  * this process, with an environment of its own (no FIREBREAK_* or DATABASE_URL from the
  * developer's shell) and a scratch working directory (no firebreak.yaml picked up by accident).
  */
-import { execFile, execSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiKeyInfo } from '../src/api/index.js';
 import type { AuditEntry } from '../src/audit/index.js';
 import type { Incident, IncidentPage, TimelineRecord } from '../src/incidents/index.js';
+import { type CliResult, ensureBuilt, runFirebreak } from './helpers/cli.js';
 import { call, DEFAULT_POLICY, startTestServer, type TestServer } from './helpers/server.js';
-
-const ROOT = resolve(import.meta.dirname, '..');
-const MAIN = join(ROOT, 'dist', 'main.js');
-
-/** Newest modification time of the sources the build compiles. */
-function newestSource(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { recursive: true, encoding: 'utf8' })) {
-    if (!entry.endsWith('.ts') || entry.endsWith('.test.ts') || entry.endsWith('.case.ts')) continue;
-    newest = Math.max(newest, statSync(join(dir, entry)).mtimeMs);
-  }
-  return newest;
-}
-
-/** `npm test` builds first; a direct `vitest run` rebuilds when dist is missing or stale. */
-function ensureBuilt(): void {
-  let built = 0;
-  try {
-    built = statSync(MAIN).mtimeMs;
-  } catch {
-    built = 0;
-  }
-  if (built < newestSource(join(ROOT, 'src'))) {
-    execSync('npm run build', { cwd: ROOT, stdio: 'pipe' });
-  }
-}
-
-interface CliResult {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
 
 let workDir: string;
 
@@ -54,21 +22,7 @@ function cli(
   env: Record<string, string> = {},
   timeout = 20_000,
 ): Promise<CliResult> {
-  return new Promise((done) => {
-    execFile(
-      process.execPath,
-      [MAIN, ...args],
-      {
-        cwd: workDir,
-        env: { PATH: process.env.PATH ?? '', HOME: workDir, NO_COLOR: '1', ...env },
-        timeout,
-      },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
-        done({ code, stdout, stderr });
-      },
-    );
-  });
+  return runFirebreak(workDir, args, env, timeout);
 }
 
 /** Runs a few at a time: the machine has two cores. */
@@ -471,6 +425,9 @@ describe('every command has --help with an example', () => {
     ['audit', 'verify'],
     ['policy'],
     ['policy', 'check'],
+    ['rules'],
+    ['rules', 'check'],
+    ['detect'],
   ];
 
   it('exits 0 and shows "Example" for all of them', async () => {

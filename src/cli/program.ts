@@ -7,12 +7,14 @@ import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { FirebreakError, isFirebreakError } from '../kernel/index.js';
 import { registerAuditCommands } from './audit-commands.js';
 import { type CliDeps, makeContext } from './context.js';
+import { registerDetectCommand } from './detect-command.js';
 import { EXIT_CODES, EXIT_USAGE } from './exit-codes.js';
 import { registerIncidentCommands } from './incident-commands.js';
 import { registerKeyCommands } from './key-commands.js';
 import type { Output } from './output.js';
 import { describeError } from './output.js';
 import { registerPolicyCommands } from './policy-commands.js';
+import { registerRulesCommands } from './rules-commands.js';
 import { registerServeCommand } from './serve-command.js';
 
 export function buildProgram(deps: CliDeps, output: Output, version: string): Command {
@@ -28,7 +30,7 @@ export function buildProgram(deps: CliDeps, output: Output, version: string): Co
     .option('--config <file>', 'settings file (FIREBREAK_CONFIG, default ./firebreak.yaml when present)')
     .addHelpText(
       'after',
-      '\nExamples:\n  $ firebreak serve\n  $ export FIREBREAK_API_KEY=fbk_...\n  $ firebreak incident create --title "Card testing on checkout" --severity P0\n  $ firebreak incident list --status detected',
+      '\nExamples:\n  $ firebreak serve\n  $ export FIREBREAK_API_KEY=fbk_...\n  $ firebreak incident create --title "Card testing on checkout" --severity P0\n  $ firebreak incident list --status detected\n  $ firebreak detect --json events.ndjson',
     )
     .showHelpAfterError('(add --help for usage and an example)')
     .configureOutput({ writeOut: (s) => output.out(s.trimEnd()), writeErr: (s) => output.err(s.trimEnd()) });
@@ -38,6 +40,8 @@ export function buildProgram(deps: CliDeps, output: Output, version: string): Co
   registerKeyCommands(program, ctx);
   registerAuditCommands(program, ctx);
   registerPolicyCommands(program, ctx);
+  registerRulesCommands(program, ctx);
+  registerDetectCommand(program, ctx);
   // Every subcommand reports usage errors through the handler below instead of exiting itself.
   const override = (c: Command) => {
     c.exitOverride();

@@ -56,6 +56,11 @@ export const ERROR_CATALOGUE = {
   FB_ERR_POLICY_UNREADABLE: { kind: 'invalid', message: 'cannot read policy file {file}: {reason}' },
   FB_ERR_CONFIG_INVALID: { kind: 'invalid', message: '{source}: {problem}' },
   FB_ERR_RULE_INVALID: { kind: 'invalid', message: '{where}: {problem}' },
+  FB_ERR_INPUT_UNREADABLE: { kind: 'invalid', message: 'cannot read {file}: {reason}' },
+  FB_ERR_INPUT_FORMAT_UNKNOWN: {
+    kind: 'invalid',
+    message: 'cannot tell the format of {file}; pass --format ecs, nginx, sshd or syslog',
+  },
   FB_ERR_DATA_DIR_LOCKED: {
     kind: 'unavailable',
     message:
