@@ -15,6 +15,16 @@ import { type DialectName, POSTGRES_URL } from './stores.js';
 
 export const DEFAULT_POLICY = resolve(POLICIES_DIR, 'kct-menswear.yaml');
 
+/**
+ * The secret part of an API key (`fbk_<id>_<secret>`). Not `split('_')`: the secret is
+ * base64url and may itself contain `_`.
+ */
+export function keySecret(key: string): string {
+  const secret = /^fbk_[0-9a-f]{12}_(.+)$/.exec(key)?.[1];
+  if (secret === undefined) throw new Error(`not an API key: ${key}`);
+  return secret;
+}
+
 export interface TestServer {
   readonly dialect: DialectName;
   readonly url: string;
