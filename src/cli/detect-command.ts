@@ -50,14 +50,17 @@ export function registerDetectCommand(program: Command, ctx: CliContext): void {
         .choices(['auto', 'ecs', 'nginx', 'sshd', 'syslog'])
         .default('auto'),
     )
-    .option('--rules <dir>', 'a folder of rules to add (repeatable)', collect, [])
+    .addOption(
+      new Option('--rules <dir>', 'a folder of rules to add (repeatable)')
+        .argParser(collect)
+        .default([], 'none'),
+    )
     .option('--no-builtin', 'leave out the built-in rule pack')
     .option('--policy <file>', 'take business hours and maintenance windows from this response policy')
-    .option(
-      '--lateness <duration>',
-      'how far out of order an event may arrive and still count',
-      parseLateness,
-      60_000,
+    .addOption(
+      new Option('--lateness <duration>', 'how far out of order an event may arrive and still count')
+        .argParser(parseLateness)
+        .default(60_000, '60s'),
     )
     .addHelpText(
       'after',
@@ -208,7 +211,8 @@ function printSummary(
     `  late (beyond the ${formatDuration(run.latenessMs)} allowed; not counted in windows): ${n(stats.late)}${
       stats.lateSamples.length > 0 ? `, first: ${stats.lateSamples.join(', ')}` : ''
     }`,
-    `  shed (rule at its group limit): ${n(stats.shed)}; missing a group-by field: ${n(stats.ungrouped)}`,
+    `  shed (a rule at its limit of groups): ${n(stats.shed)}`,
+    `  not counted by a rule because its group-by field was absent (e.g. no service.name): ${n(stats.ungrouped)}`,
   ];
   const perRule = Object.entries(stats.alerts).sort(([a], [b]) => a.localeCompare(b));
   const total = perRule.reduce((sum, [, c]) => sum + c, 0);

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { BUILTIN_RULES_DIR } from '../config/index.js';
 import { loadRules, type RuleNode, readRuleFiles } from '../detect/index.js';
-import { FirebreakError } from '../kernel/index.js';
+import { FirebreakError, formatDuration } from '../kernel/index.js';
 import type { CliContext } from './context.js';
 import type { Output } from './output.js';
 import { table } from './output.js';
@@ -69,7 +69,11 @@ export function registerRulesCommands(program: Command, ctx: CliContext): void {
             n.id,
             n.severity,
             n.type === 'filter' ? 'event' : n.aggregation.kind,
-            n.type === 'filter' ? (n.quietMs ? `quiet ${n.quietMs / 1000}s` : '') : `${n.windowMs / 1000}s`,
+            n.type === 'filter'
+              ? n.quietMs
+                ? `quiet ${formatDuration(n.quietMs)}`
+                : ''
+              : formatDuration(n.windowMs),
             n.groupBy.join(', '),
             `${n.source.file}:${n.source.line}`,
           ]),
