@@ -305,7 +305,7 @@ export class DetectionEngine {
       }
       f.quiet.set(key, t);
     }
-    this.emit(f.node, f.node.groupBy, f.groupReaders, event, key, 1, t, t, 1, ref, undefined);
+    this.emit(f.node, f.node.groupBy, f.groupReaders, event, key, 1, t, t, 1, ref);
   }
 
   private feed(rt: AggregateRuntime, input: number, event: EcsEvent, t: number, ref?: EventRef): void {
@@ -332,10 +332,16 @@ export class DetectionEngine {
     }
     const ev = this.evaluation;
     if (!rt.aggregator.accept(state, t, event, input, this.seq, ev)) return;
+    const end = ev.end;
     const quietMs = rt.aggregator.quietMs;
-    if (quietMs > 0 && state.lastAlert !== NO_TIME && Math.abs(ev.end - state.lastAlert) <= quietMs) return;
-    state.lastAlert = ev.end;
-    this.emit(rt.node, rt.node.groupBy, readers, event, key, ev.value, ev.start, ev.end, ev.events, ref, rt);
+    if (quietMs === 0 || state.lastAlert === NO_TIME || Math.abs(end - state.lastAlert) > quietMs) {
+      state.lastAlert = end;
+      this.emit(rt.node, rt.node.groupBy, readers, event, key, ev.value, ev.start, end, ev.events, ref);
+    }
+    // Chained correlations see every moment this one holds, quiet or not: the quiet period
+    // limits alerts to people and must not hide from a sequence that the condition still holds.
+    // Last, because the chained rules reuse the evaluation object.
+    if (rt.consumers.length > 0) this.feedChained(rt, readers, event, end, ref);
   }
 
   private emit(
@@ -349,7 +355,6 @@ export class DetectionEngine {
     end: number,
     events: number,
     ref: EventRef | undefined,
-    rt: AggregateRuntime | undefined,
   ): void {
     const group: Record<string, string> = {};
     groupBy.forEach((field, i) => {
@@ -373,11 +378,22 @@ export class DetectionEngine {
       else this.out.push(alert);
       this.alertCounts.set(node.id, (this.alertCounts.get(node.id) ?? 0) + 1);
     }
-    // Chained correlations see this alert as an event carrying the group's fields.
-    if (rt !== undefined && rt.consumers.length > 0) {
-      const synthetic: EcsEvent = { ...group, '@timestamp': new Date(end + base).toISOString() };
-      for (const c of rt.consumers) this.feed(c.rule, c.input, synthetic, end, ref);
-    }
+  }
+
+  /** Passes "this rule holds for this group at `end`" on as an event carrying the group's fields. */
+  private feedChained(
+    rt: AggregateRuntime,
+    readers: readonly FieldReader[],
+    event: EcsEvent,
+    end: number,
+    ref: EventRef | undefined,
+  ): void {
+    const synthetic: Record<string, unknown> = { '@timestamp': new Date(end + this.base!).toISOString() };
+    rt.node.groupBy.forEach((field, i) => {
+      synthetic[field] = groupValue(readers[i]!(event));
+    });
+    // The evaluation object is reused by the chained rules: keep nothing of ours in it after this.
+    for (const c of rt.consumers) this.feed(c.rule, c.input, synthetic as EcsEvent, end, ref);
   }
 
   private maybeSweep(): void {
