@@ -1,4 +1,20 @@
-/** Sources of events. For now: log files and stdin, read as they stream. */
+/** Sources of events (log files and stdin, read as they stream) and the durable event log. */
+
+export {
+  type AppendOptions,
+  type AppendRange,
+  type AppendResult,
+  type ConsumerCheckpoint,
+  EventLog,
+  type EventLogDeps,
+  type EventSearchQuery,
+  type EventSearchResult,
+  type LoggedEvent,
+  type PruneOptions,
+  type PruneResult,
+  SEARCH_MAX_LIMIT,
+  SEARCH_MAX_RANGE_MS,
+} from './event-log.js';
 export {
   type FileScanHandlers,
   type FileScanOptions,

@@ -61,6 +61,10 @@ export const ERROR_CATALOGUE = {
     kind: 'invalid',
     message: 'cannot tell the format of {file}; pass --format ecs, nginx, sshd or syslog',
   },
+  FB_ERR_EVENT_SEARCH_INVALID: {
+    kind: 'invalid',
+    message: 'event search: {problem}; search at most 31 days and 10000 events at a time',
+  },
   FB_ERR_DATA_DIR_LOCKED: {
     kind: 'unavailable',
     message:

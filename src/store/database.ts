@@ -3,7 +3,7 @@
  * UTC text (they sort as text and read the same from SQLite and PostgreSQL), structured values
  * are JSON text.
  */
-import type { Generated } from 'kysely';
+import type { ColumnType, Generated } from 'kysely';
 
 export interface IncidentTable {
   id: string;
@@ -81,6 +81,56 @@ export interface ApiKeyTable {
   revoked_at: string | null;
 }
 
+/**
+ * A 64-bit integer column. SQLite gives a number; pg gives PostgreSQL's bigint as a string (it
+ * cannot know the value fits a JS number), so readers pass it through `Number()`.
+ */
+export type Int64 = ColumnType<number | string, number, number>;
+
+/** The durable event log: one row per accepted event, in the order they were accepted. */
+export interface EventLogTable {
+  /** Gapless, strictly increasing in commit order; assigned under the head row's lock. */
+  seq: Int64;
+  received_at: string;
+  /** The event's own time (`@timestamp`), epoch milliseconds. */
+  event_time: Int64;
+  /** Where it came from: `http`, `syslog`, `file` ... */
+  source: string;
+  /** JSON text of the nested ECS event, or null when `event_deflated` holds it. */
+  event: string | null;
+  /** The same JSON text, raw-deflated: large events that compress well. */
+  event_deflated: Uint8Array | null;
+}
+
+/** One row (id = 1): the highest seq ever appended. */
+export interface EventLogHeadTable {
+  id: number;
+  seq: Int64;
+}
+
+/** Batches sent with an Idempotency-Key, and the answer they were given. */
+export interface IngestBatchTable {
+  /** The API key that sent it: idempotency keys are scoped to it. */
+  key_id: string;
+  idempotency_key: string;
+  first_seq: Int64;
+  /** first_seq - 1 for an empty batch. */
+  last_seq: Int64;
+  /** JSON: the response body given the first time. */
+  answer: string;
+  created_at: string;
+}
+
+/** How far a consumer of the event log (the detection service) has got. */
+export interface ConsumerCheckpointTable {
+  consumer: string;
+  /** The last seq it processed. */
+  seq: Int64;
+  /** JSON, or null: whatever it needs to resume (a detection engine checkpoint). */
+  state: string | null;
+  updated_at: string;
+}
+
 export interface Database {
   incidents: IncidentTable;
   incident_counters: IncidentCounterTable;
@@ -88,4 +138,8 @@ export interface Database {
   audit_log: AuditLogTable;
   audit_head: AuditHeadTable;
   api_keys: ApiKeyTable;
+  event_log: EventLogTable;
+  event_log_head: EventLogHeadTable;
+  ingest_batches: IngestBatchTable;
+  consumer_checkpoints: ConsumerCheckpointTable;
 }

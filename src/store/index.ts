@@ -4,9 +4,14 @@ export type { Kysely, Transaction } from 'kysely';
 export type {
   ApiKeyTable,
   AuditLogTable,
+  ConsumerCheckpointTable,
   Database,
+  EventLogHeadTable,
+  EventLogTable,
   IncidentTable,
   IncidentTimelineTable,
+  IngestBatchTable,
+  Int64,
 } from './database.js';
 export { AUDIT_GENESIS_HASH, type Dialect } from './migrations.js';
 export { openStore, POSTGRES_SCHEMA_LOCK, SQLITE_FILE, type Store, type StoreOptions } from './open-store.js';

@@ -2,7 +2,7 @@
  * Versioned schema migrations for both dialects, applied at start. A migration is never edited
  * once released: a change to the schema is a new entry at the end of the list.
  */
-import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import { type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -104,6 +104,73 @@ function migrationsFor(dialect: Dialect): Record<string, Migration> {
           .addColumn('created_at', 'text', (c) => c.notNull())
           .addColumn('created_by', 'text', (c) => c.notNull())
           .addColumn('revoked_at', 'text')
+          .execute();
+      },
+    },
+
+    '0002_event_log': {
+      async up(db: Kysely<unknown>) {
+        // Epoch milliseconds and sequence numbers outgrow 32 bits: bigint on PostgreSQL (read back
+        // as text by pg, turned into numbers by the event log). On SQLite every integer is 64-bit,
+        // and `integer primary key` makes seq the rowid itself.
+        const int64 = dialect === 'sqlite' ? 'integer' : 'bigint';
+        const bytes = dialect === 'sqlite' ? 'blob' : 'bytea';
+
+        // seq is assigned by the appender under the head row's lock (see event_log_head), not by an
+        // auto-increment: that keeps it gapless and in commit order on both dialects.
+        await db.schema
+          .createTable('event_log')
+          .addColumn('seq', int64, (c) => c.primaryKey())
+          .addColumn('received_at', 'text', (c) => c.notNull())
+          .addColumn('event_time', int64, (c) => c.notNull())
+          .addColumn('source', 'text', (c) => c.notNull())
+          // Exactly one of the two holds the event: JSON text, or that text deflated (raw deflate).
+          .addColumn('event', 'text')
+          .addColumn('event_deflated', bytes)
+          .addCheckConstraint('event_log_one_body', sql`(event is null) <> (event_deflated is null)`)
+          .execute();
+        await db.schema
+          .createIndex('event_log_event_time')
+          .on('event_log')
+          .columns(['event_time', 'seq'])
+          .execute();
+        await db.schema.createIndex('event_log_received_at').on('event_log').column('received_at').execute();
+
+        // One row (id = 1): the highest seq ever appended. Appends lock it, so they take turns and
+        // commit in seq order; it survives retention deleting every event.
+        await db.schema
+          .createTable('event_log_head')
+          .addColumn('id', 'integer', (c) => c.primaryKey())
+          .addColumn('seq', int64, (c) => c.notNull())
+          .execute();
+        await db
+          .insertInto('event_log_head' as never)
+          .values({ id: 1, seq: 0 } as never)
+          .execute();
+
+        // An Idempotency-Key is the client's, so it is unique per API key, not across keys.
+        await db.schema
+          .createTable('ingest_batches')
+          .addColumn('key_id', 'text', (c) => c.notNull())
+          .addColumn('idempotency_key', 'text', (c) => c.notNull())
+          .addColumn('first_seq', int64, (c) => c.notNull())
+          .addColumn('last_seq', int64, (c) => c.notNull())
+          .addColumn('answer', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('ingest_batches_pk', ['key_id', 'idempotency_key'])
+          .execute();
+        await db.schema
+          .createIndex('ingest_batches_created_at')
+          .on('ingest_batches')
+          .column('created_at')
+          .execute();
+
+        await db.schema
+          .createTable('consumer_checkpoints')
+          .addColumn('consumer', 'text', (c) => c.primaryKey())
+          .addColumn('seq', int64, (c) => c.notNull())
+          .addColumn('state', 'text')
+          .addColumn('updated_at', 'text', (c) => c.notNull())
           .execute();
       },
     },

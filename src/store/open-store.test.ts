@@ -152,7 +152,7 @@ for (const d of DIALECTS) {
           .selectFrom('kysely_migration' as never)
           .select(sql<string>`name`.as('name'))
           .execute();
-        expect(migrations.map((m) => m.name)).toEqual(['0001_incident_core']);
+        expect(migrations.map((m) => m.name)).toEqual(['0001_incident_core', '0002_event_log']);
       }
       // And it still takes writes where it left off.
       const next = await ts.store.db
@@ -186,9 +186,13 @@ describe.skipIf(postgresSkip)('openStore on PostgreSQL beside another schema', (
         'api_keys',
         'audit_head',
         'audit_log',
+        'consumer_checkpoints',
+        'event_log',
+        'event_log_head',
         'incident_counters',
         'incident_timeline',
         'incidents',
+        'ingest_batches',
         'kysely_migration',
         'kysely_migration_lock',
       ]);
