@@ -477,7 +477,7 @@ class StepsState implements GroupState {
   readonly movedBy: number[];
   constructor(steps: number) {
     this.starts = new Array<number>(steps).fill(NO_TIME);
-    this.movedBy = new Array<number>(steps).fill(-1);
+    this.movedBy = new Array<number>(steps).fill(0);
   }
 }
 

@@ -145,7 +145,11 @@ export class DetectionEngine {
   private base: number | null = null;
   /** Newest relative event time seen. */
   private newest = NO_TIME;
+  /** Real events taken: the identity filter stamps and shared matchers remember. */
   private seq = 0;
+  /** The event being evaluated: the real one's seq, or a negative one for a chained alert. */
+  private evalSeq = 0;
+  private syntheticSeq = 0;
   private readonly counters = { events: 0, late: 0, shed: 0, ungrouped: 0, evicted: 0 };
   private readonly lateSamples: EventRef[] = [];
   private readonly alertCounts = new Map<string, number>();
@@ -181,6 +185,7 @@ export class DetectionEngine {
   process(event: EcsEvent, epochMs: number, ref?: EventRef): readonly Alert[] {
     this.out = null;
     this.seq += 1;
+    this.evalSeq = this.seq;
     this.counters.events += 1;
     if (this.base === null) this.base = epochMs;
     const t = epochMs - this.base;
@@ -312,8 +317,8 @@ export class DetectionEngine {
     if (rt.node.calendar !== undefined && !this.allowed(rt.node.calendar, t)) return;
     const readers = rt.readers[input]!;
     const memo = rt.keys[input]!;
-    if (memo.seq !== this.seq) {
-      memo.seq = this.seq;
+    if (memo.seq !== this.evalSeq) {
+      memo.seq = this.evalSeq;
       memo.key = groupKey(readers, event);
     }
     const key = memo.key;
@@ -331,7 +336,7 @@ export class DetectionEngine {
       rt.groups.set(key, state);
     }
     const ev = this.evaluation;
-    if (!rt.aggregator.accept(state, t, event, input, this.seq, ev)) return;
+    if (!rt.aggregator.accept(state, t, event, input, this.evalSeq, ev)) return;
     const end = ev.end;
     const quietMs = rt.aggregator.quietMs;
     if (quietMs === 0 || state.lastAlert === NO_TIME || Math.abs(end - state.lastAlert) > quietMs) {
@@ -392,8 +397,12 @@ export class DetectionEngine {
     rt.node.groupBy.forEach((field, i) => {
       synthetic[field] = groupValue(readers[i]!(event));
     });
-    // The evaluation object is reused by the chained rules: keep nothing of ours in it after this.
+    // The synthetic event is an event of its own for the per-event memos (group keys, steps):
+    // it gets a negative identity of its own, and the real event's is restored after.
+    const outer = this.evalSeq;
+    this.evalSeq = --this.syntheticSeq;
     for (const c of rt.consumers) this.feed(c.rule, c.input, synthetic as EcsEvent, end, ref);
+    this.evalSeq = outer;
   }
 
   private maybeSweep(): void {

@@ -999,3 +999,48 @@ firebreak:
     expect(engine.stats().ungrouped).toBe(1);
   });
 });
+
+describe('chaining reads only what the inner correlation passes on', () => {
+  it('an outer group-by field the inner one does not group by is absent, even when other rules read it', () => {
+    // `per_ip` reads source.ip from the real event; the chained event from `per_user` carries
+    // only user.name, so `outer` (by source.ip) must not see the real event's address.
+    const yaml = `
+title: outer
+id: outer
+correlation:
+  type: event_count
+  rules: [per_user]
+  group-by: [source.ip]
+  timespan: 10m
+  condition: {gte: 1}
+---
+name: per_user
+correlation:
+  type: event_count
+  rules: [failed]
+  group-by: [user.name]
+  timespan: 10m
+  condition: {gte: 2}
+---
+title: per ip
+id: per-ip
+correlation:
+  type: event_count
+  rules: [failed]
+  group-by: [source.ip]
+  timespan: 10m
+  condition: {gte: 100}
+---
+name: failed
+detection:
+  selection:
+    event.action: login
+    event.outcome: failure
+  condition: selection
+`;
+    const { engine, alerts } = run(yaml, series(3, 0, SEC, failedLogin('ann')));
+    expect(alerts).toEqual([]);
+    // The chained events (at the 2nd and 3rd login) had no source.ip for `outer`.
+    expect(engine.stats().ungrouped).toBe(2);
+  });
+});
