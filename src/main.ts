@@ -10,6 +10,7 @@ import { AuditLog } from './audit/index.js';
 import { type CliDeps, type Output, type RunningServer, runCli } from './cli/index.js';
 import type { FirebreakConfig } from './config/index.js';
 import { IncidentService } from './incidents/index.js';
+import { EventLog } from './ingest/index.js';
 import { type Clock, systemClock } from './kernel/index.js';
 import { loadPolicyFile } from './policy/index.js';
 import { openStore } from './store/index.js';
@@ -49,6 +50,7 @@ export async function startFirebreak(
     const audit = new AuditLog(store.dialect);
     const incidents = new IncidentService({ store, audit, policy, clock });
     const keys = new ApiKeyService({ store, audit, clock });
+    const events = new EventLog({ store, clock });
 
     const firstAdminKey = await keys.createFirstAdminKey();
 
@@ -57,6 +59,7 @@ export async function startFirebreak(
       audit,
       incidents,
       keys,
+      events,
       policy,
       clock,
       version: VERSION,

@@ -338,6 +338,140 @@ describe('firebreak key', () => {
   });
 });
 
+describe('firebreak events search', () => {
+  const at = (minute: number) => `2026-03-02T10:${String(minute).padStart(2, '0')}:00.000Z`;
+  const sent = [
+    {
+      '@timestamp': at(1),
+      event: { action: 'login', outcome: 'failure' },
+      user: { name: 'dana' },
+      source: { ip: '203.0.113.7' },
+    },
+    {
+      '@timestamp': at(2),
+      event: { action: 'login', outcome: 'failure' },
+      user: { name: 'mallory' },
+      source: { ip: '198.51.100.4' },
+    },
+    {
+      '@timestamp': at(3),
+      event: { action: 'login', outcome: 'failure' },
+      user: { name: 'dana' },
+      source: { ip: '203.0.113.7' },
+    },
+    {
+      '@timestamp': at(4),
+      event: { action: 'login', outcome: 'success' },
+      user: { name: 'dana' },
+      source: { ip: '203.0.113.7' },
+    },
+    {
+      '@timestamp': at(5),
+      event: { action: 'password-reset' },
+      user: { name: 'Dana Smith', roles: ['admin', 'owner'] },
+    },
+  ];
+  const range = ['--from', '2026-03-02T10:00:00Z', '--to', '2026-03-02T11:00:00Z'];
+  let ingestKey = '';
+
+  beforeAll(async () => {
+    // Sent with an ingest key made by the CLI: the shop's servers only get that scope.
+    const created = await cli(['key', 'create', '--name', 'storefront', '--scope', 'ingest', '--json'], env);
+    expect(created.code).toBe(0);
+    ingestKey = (JSON.parse(created.stdout) as ApiKeyInfo & { key: string }).key;
+    const response = await call(s.url, 'POST', '/v1/events', {
+      key: ingestKey,
+      raw: sent.map((e) => JSON.stringify(e)).join('\n'),
+      contentType: 'application/x-ndjson',
+    });
+    expect(response.body).toMatchObject({ accepted: sent.length, rejected: [] });
+  });
+
+  it('prints the matching events as a table, oldest first', async () => {
+    const result = await cli(
+      ['events', 'search', ...range, '--where', 'user.name=dana', '--where', 'event.outcome=failure'],
+      env,
+    );
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const lines = result.stdout.split('\n');
+    const header = lines.find((l) => l.includes('seq'))!;
+    for (const column of ['seq', 'time', 'event.action', 'user.name', 'source.ip', 'outcome']) {
+      expect(header).toContain(column);
+    }
+    const rows = lines.filter((l) => l.includes('2026-03-02T10:'));
+    expect(rows).toHaveLength(2);
+    expect(rows[0]).toMatch(/2026-03-02T10:01:00\.000Z.*login.*dana.*203\.0\.113\.7.*failure/);
+    expect(rows[1]).toContain('2026-03-02T10:03:00.000Z');
+    expect(result.stdout).not.toContain('mallory');
+    expect(result.stdout).toMatch(/^2 events$/m);
+  });
+
+  it('--json prints the answer; values with spaces and array fields match', async () => {
+    const result = await cli(
+      [
+        '--json',
+        'events',
+        'search',
+        ...range,
+        '--where',
+        'user.name=Dana Smith',
+        '--where',
+        'user.roles=admin',
+      ],
+      env,
+    );
+    expect(result.code).toBe(0);
+    const answer = JSON.parse(result.stdout) as {
+      events: { seq: number; source: string; event: unknown }[];
+      truncated: boolean;
+    };
+    expect(answer.truncated).toBe(false);
+    expect(answer.events.map((e) => e.event)).toEqual([sent[4]]);
+    expect(answer.events[0]!.source).toBe('http');
+  });
+
+  it('--limit cuts the list and says that more match', async () => {
+    const result = await cli(['events', 'search', ...range, '--limit', '2'], env);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('2026-03-02T10:01:00.000Z');
+    expect(result.stdout).toContain('2026-03-02T10:02:00.000Z');
+    expect(result.stdout).not.toContain('2026-03-02T10:03:00.000Z');
+    expect(result.stdout).toMatch(/2 events shown; more match/);
+  });
+
+  it('an ingest key cannot search (exit 5); a range over 31 days exits 2', async () => {
+    const ingestOnly = await cli(['events', 'search', ...range], {
+      ...env,
+      FIREBREAK_API_KEY: ingestKey,
+    });
+    expect(ingestOnly.code).toBe(5);
+    expect(ingestOnly.stderr).toMatch(/needs scope read.*\[FB_ERR_SCOPE\]/);
+    const wide = await cli(
+      ['events', 'search', '--from', '2026-01-01T00:00:00Z', '--to', '2026-03-01T00:00:00Z'],
+      env,
+    );
+    expect(wide.code).toBe(2);
+    expect(wide.stderr).toMatch(/spans 59 days.*\[FB_ERR_EVENT_SEARCH_INVALID\]/);
+  });
+
+  it.each([
+    ['--where without =', ['--where', 'user.name'], /expected field=value/],
+    ['--where twice for one field', ['--where', 'a=1', '--where', 'a=2'], /a is given twice/],
+    ['--limit 0', ['--limit', '0'], /expected a number 1-10000/],
+  ])('%s exits 2 with a one-line reason', async (_name, args, reason) => {
+    const result = await cli(['events', 'search', ...range, ...args], env);
+    expect(result.code).toBe(2);
+    expectOneLineReason(result, reason);
+  });
+
+  it('without --from exits 2', async () => {
+    const result = await cli(['events', 'search', '--to', '2026-03-02T11:00:00Z'], env);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("required option '--from <iso>' not specified");
+  });
+});
+
 describe('bad input exits 2 with a one-line reason and changes nothing', () => {
   const cases: [string, string[], RegExp][] = [
     ['unknown option', ['incident', 'list', '--bogus'], /unknown option '--bogus'/],
@@ -386,7 +520,7 @@ describe('bad input exits 2 with a one-line reason and changes nothing', () => {
     [
       'invalid --scope',
       ['key', 'create', '--name', 'x', '--scope', 'root'],
-      /'root' is invalid.*read, write and\/or admin/,
+      /'root' is invalid.*read, write, admin and\/or ingest/,
     ],
     [
       'a date the server refuses',
@@ -421,6 +555,8 @@ describe('every command has --help with an example', () => {
     ['key', 'create'],
     ['key', 'list'],
     ['key', 'revoke'],
+    ['events'],
+    ['events', 'search'],
     ['audit'],
     ['audit', 'verify'],
     ['policy'],

@@ -13,6 +13,14 @@ describe('scopes nest', () => {
     [['write'], 'admin', false],
     [['read'], 'write', false],
     [[], 'read', false],
+    [['admin'], 'ingest', true],
+    [['write'], 'ingest', false],
+    [['read'], 'ingest', false],
+    [['ingest'], 'ingest', true],
+    [['ingest'], 'read', false],
+    [['ingest'], 'write', false],
+    [['ingest'], 'admin', false],
+    [['ingest', 'read'], 'read', true],
   ] as const)('%j grants %s: %s', (granted, needed, expected) => {
     expect(hasScope([...granted], needed)).toBe(expected);
   });

@@ -1,7 +1,9 @@
 /**
  * API keys: `fbk_<id>_<secret>`. Only a SHA-256 of the secret is stored (the secret has 256
  * bits of randomness, so a plain hash is enough) and the key is shown once, when created.
- * Scopes nest: admin includes write, write includes read.
+ * Scopes nest: admin includes write, write includes read. `ingest` stands apart: it is for the
+ * shop's servers, which only send events, so a key stolen from one cannot read incidents or
+ * evidence; admin includes it, read and write do not.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { sql } from 'kysely';
@@ -9,13 +11,14 @@ import type { AuditLog } from '../audit/index.js';
 import { type Clock, FirebreakError } from '../kernel/index.js';
 import type { ApiKeyTable, Database, Store, Transaction } from '../store/index.js';
 
-export const SCOPES = ['read', 'write', 'admin'] as const;
+export const SCOPES = ['read', 'write', 'admin', 'ingest'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 const IMPLIES: Record<Scope, readonly Scope[]> = {
   read: ['read'],
   write: ['read', 'write'],
-  admin: ['read', 'write', 'admin'],
+  admin: ['read', 'write', 'admin', 'ingest'],
+  ingest: ['ingest'],
 };
 
 export interface ApiKeyInfo {

@@ -27,7 +27,11 @@ export function requireScope(keys: ApiKeyService, needed: Scope): onRequestAsync
   };
 }
 
-export function actorOf(request: FastifyRequest): string {
+export function principalOf(request: FastifyRequest): Principal {
   if (!request.principal) throw new Error('route is missing requireScope');
-  return request.principal.actor;
+  return request.principal;
+}
+
+export function actorOf(request: FastifyRequest): string {
+  return principalOf(request).actor;
 }

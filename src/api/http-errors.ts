@@ -54,6 +54,7 @@ export function toFirebreakError(
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return new FirebreakError('FB_ERR_UNSUPPORTED_MEDIA_TYPE', {
         contentType: JSON.stringify(contentType),
+        accepted: 'application/json',
       });
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new FirebreakError('FB_ERR_MALFORMED_JSON', { reason: 'the body is empty' });

@@ -11,6 +11,12 @@ import {
   INCIDENT_ID_PATTERN,
   STATUSES,
 } from '../incidents/index.js';
+import {
+  INGEST_MAX_BODY_BYTES,
+  INGEST_MAX_DECODED_BYTES,
+  INGEST_MAX_EVENTS,
+  SEARCH_MAX_LIMIT,
+} from '../ingest/index.js';
 import { RESPONSE_ROLES, SEVERITIES } from '../policy/index.js';
 import { SCOPES } from './api-keys.js';
 
@@ -139,3 +145,63 @@ export const ErrorSchema = Type.Object({
 
 /** The error answers every authenticated route can give, for the OpenAPI document. */
 export const AUTH_ERRORS = { 400: ErrorSchema, 401: ErrorSchema, 403: ErrorSchema } as const;
+
+export const IngestHeaders = Type.Object({
+  'idempotency-key': Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 255,
+      description:
+        'Send the same key again (a retry after a timeout) and the batch is stored once; the answer is the first one, with `Idempotent-Replayed: true`. Scoped to the API key.',
+    }),
+  ),
+});
+
+export const IngestBody = Type.Unknown({
+  description: `ECS events: \`application/json\` with one object or an array of them, or \`application/x-ndjson\` (also \`application/ndjson\`) with one object per line. \`Content-Encoding: gzip\` is accepted. At most ${INGEST_MAX_BODY_BYTES} bytes as sent, ${INGEST_MAX_DECODED_BYTES} decompressed, and ${INGEST_MAX_EVENTS} events.`,
+});
+
+export const IngestAnswerSchema = Type.Object({
+  accepted: Type.Integer({ description: 'events now in the durable log' }),
+  rejected: Type.Array(
+    Type.Object({
+      index: Type.Integer({ description: '0-based position among the items (array elements, NDJSON lines)' }),
+      line: Type.Optional(Type.Integer({ description: 'NDJSON: the 1-based line' })),
+      reason: Type.String(),
+    }),
+  ),
+  first_seq: Type.Union([Type.Integer(), Type.Null()]),
+  last_seq: Type.Union([Type.Integer(), Type.Null()]),
+});
+
+export const EventSearchQuerySchema = Type.Object(
+  {
+    from: Type.String({ minLength: 1, maxLength: 64, description: 'event time, inclusive; ISO 8601' }),
+    to: Type.String({
+      minLength: 1,
+      maxLength: 64,
+      description: 'event time, exclusive; ISO 8601, at most 31 days after from',
+    }),
+    q: Type.Optional(
+      Type.String({
+        maxLength: 4_000,
+        description:
+          'space-separated field:value terms, all must hold: `event.action:login user.name:"Dana S"`',
+      }),
+    ),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: SEARCH_MAX_LIMIT, default: 100 })),
+  },
+  closed,
+);
+
+export const EventSearchResultSchema = Type.Object({
+  events: Type.Array(
+    Type.Object({
+      seq: Type.Integer(),
+      received_at: Type.String(),
+      source: Type.String(),
+      event: Type.Object({ '@timestamp': Type.String() }, { additionalProperties: true }),
+    }),
+  ),
+  truncated: Type.Boolean({ description: 'more events match than limit' }),
+});

@@ -10,6 +10,7 @@ import addFormats from 'ajv-formats';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { AuditLog } from '../audit/index.js';
 import type { IncidentService } from '../incidents/index.js';
+import type { EventLog } from '../ingest/index.js';
 import type { Clock } from '../kernel/index.js';
 import type { ResponsePolicy } from '../policy/index.js';
 import type { Store } from '../store/index.js';
@@ -17,6 +18,7 @@ import type { ApiKeyService } from './api-keys.js';
 import { requireScope } from './auth.js';
 import { installErrorHandling } from './http-errors.js';
 import { adminRoutes } from './routes/admin-routes.js';
+import { eventRoutes } from './routes/event-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
 import { incidentRoutes } from './routes/incident-routes.js';
 
@@ -25,6 +27,8 @@ export interface ServerDeps {
   readonly audit: AuditLog;
   readonly incidents: IncidentService;
   readonly keys: ApiKeyService;
+  /** The durable event log: POST /v1/events appends to it, GET /v1/events searches it. */
+  readonly events: EventLog;
   readonly policy: ResponsePolicy;
   readonly clock: Clock;
   readonly version: string;
@@ -87,6 +91,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
   await app.register(incidentRoutes, { incidents: deps.incidents, keys: deps.keys });
   await app.register(adminRoutes, { keys: deps.keys, audit: deps.audit, store: deps.store });
+  await app.register(eventRoutes, { events: deps.events, keys: deps.keys, clock: deps.clock });
 
   app.get(
     '/v1/policy',

@@ -1,10 +1,8 @@
 /** `firebreak key ...`: API keys, through a running server with an admin key. */
 import { type Command, InvalidArgumentError } from 'commander';
-import type { ApiKeyInfo } from '../api/index.js';
+import { type ApiKeyInfo, SCOPES } from '../api/index.js';
 import type { CliContext } from './context.js';
 import { table } from './output.js';
-
-const SCOPE_NAMES = ['read', 'write', 'admin'];
 
 export function registerKeyCommands(program: Command, ctx: CliContext): void {
   const key = program
@@ -16,13 +14,20 @@ export function registerKeyCommands(program: Command, ctx: CliContext): void {
     .command('create')
     .description('create a key; it is printed once and cannot be shown again')
     .requiredOption('--name <name>', 'who or what uses it')
-    .requiredOption('--scope <list>', 'comma-separated: read, write, admin', (text: string) => {
-      const scopes = text.split(',').map((s) => s.trim());
-      if (scopes.some((s) => !SCOPE_NAMES.includes(s)))
-        throw new InvalidArgumentError('expected read, write and/or admin');
-      return scopes;
-    })
-    .addHelpText('after', '\nExample:\n  $ firebreak key create --name on-call-laptop --scope read,write')
+    .requiredOption(
+      '--scope <list>',
+      'comma-separated: read, write, admin (admin ⊃ write ⊃ read), ingest (only sends events)',
+      (text: string) => {
+        const scopes = text.split(',').map((s) => s.trim());
+        if (scopes.some((s) => !(SCOPES as readonly string[]).includes(s)))
+          throw new InvalidArgumentError('expected read, write, admin and/or ingest');
+        return scopes;
+      },
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ firebreak key create --name on-call-laptop --scope read,write\n  $ firebreak key create --name storefront-servers --scope ingest',
+    )
     .action(async (opts: { name: string; scope: string[] }) => {
       const created = await ctx.client().request<ApiKeyInfo & { key: string }>('POST', '/v1/keys', {
         name: opts.name,

@@ -8,6 +8,7 @@ import { FirebreakError, isFirebreakError } from '../kernel/index.js';
 import { registerAuditCommands } from './audit-commands.js';
 import { type CliDeps, makeContext } from './context.js';
 import { registerDetectCommand } from './detect-command.js';
+import { registerEventCommands } from './event-commands.js';
 import { EXIT_CODES, EXIT_USAGE } from './exit-codes.js';
 import { registerIncidentCommands } from './incident-commands.js';
 import { registerKeyCommands } from './key-commands.js';
@@ -24,7 +25,7 @@ export function buildProgram(deps: CliDeps, output: Output, version: string): Co
     .option('--json', 'machine-readable output')
     .option(
       '--url <url>',
-      'server for incident and key commands (FIREBREAK_URL, default http://127.0.0.1:7340)',
+      'server for incident, key and events commands (FIREBREAK_URL, default http://127.0.0.1:7340)',
     )
     .option('--key <key>', 'API key (FIREBREAK_API_KEY)')
     .option('--config <file>', 'settings file (FIREBREAK_CONFIG, default ./firebreak.yaml when present)')
@@ -38,6 +39,7 @@ export function buildProgram(deps: CliDeps, output: Output, version: string): Co
   registerServeCommand(program, ctx);
   registerIncidentCommands(program, ctx);
   registerKeyCommands(program, ctx);
+  registerEventCommands(program, ctx);
   registerAuditCommands(program, ctx);
   registerPolicyCommands(program, ctx);
   registerRulesCommands(program, ctx);

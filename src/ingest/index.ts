@@ -15,6 +15,7 @@ export {
   SEARCH_MAX_LIMIT,
   SEARCH_MAX_RANGE_MS,
 } from './event-log.js';
+export { formatEventQuery, parseEventQuery } from './event-query.js';
 export {
   type FileScanHandlers,
   type FileScanOptions,
@@ -23,3 +24,40 @@ export {
   STDIN,
   scanEventFile,
 } from './file-source.js';
+export {
+  type AppendBatchOptions,
+  appendEventBatch,
+  type BatchFormat,
+  type BatchRejection,
+  type BodyLimits,
+  type EventBatch,
+  HTTP_SOURCE,
+  INGEST_MAX_BODY_BYTES,
+  INGEST_MAX_DECODED_BYTES,
+  INGEST_MAX_EVENTS,
+  INGEST_MEDIA_TYPES,
+  type IngestAnswer,
+  parseEventBatch,
+  type ReadBodyOptions,
+  readEventBody,
+} from './http-source.js';
+export {
+  encodeSyslogFrames,
+  type FrameEvent,
+  SyslogFrameDecoder,
+  type SyslogFrameDecoderOptions,
+  type TcpFraming,
+} from './syslog-framing.js';
+export {
+  SYSLOG_DEFAULT_BATCH_MAX_DELAY_MS,
+  SYSLOG_DEFAULT_BATCH_MAX_EVENTS,
+  SYSLOG_DEFAULT_MAX_MESSAGE_BYTES,
+  SYSLOG_DEFAULT_RETRY_DELAYS_MS,
+  SYSLOG_REJECTION_SAMPLES,
+  type SyslogEventSink,
+  SyslogListener,
+  type SyslogListenerOptions,
+  type SyslogListenerStats,
+  type SyslogRejectionSample,
+  type SyslogTransport,
+} from './syslog-listener.js';

@@ -26,9 +26,22 @@ export const ERROR_CATALOGUE = {
   FB_ERR_VALIDATION: { kind: 'invalid', message: 'invalid input: {summary}' },
   FB_ERR_MALFORMED_JSON: { kind: 'invalid', message: 'the request body is not valid JSON: {reason}' },
   FB_ERR_BODY_TOO_LARGE: { kind: 'too_large', message: 'the request body is larger than {limit} bytes' },
+  FB_ERR_BODY_DECOMPRESSED_TOO_LARGE: {
+    kind: 'too_large',
+    message: 'the request body decompresses to more than {limit} bytes; send smaller batches',
+  },
+  FB_ERR_TOO_MANY_EVENTS: {
+    kind: 'too_large',
+    message: 'the batch holds more than {limit} events; send at most {limit} per request',
+  },
+  FB_ERR_MALFORMED_GZIP: { kind: 'invalid', message: 'the request body is not valid gzip: {reason}' },
   FB_ERR_UNSUPPORTED_MEDIA_TYPE: {
     kind: 'unsupported',
-    message: 'content type {contentType} is not accepted; send application/json',
+    message: 'content type {contentType} is not accepted; send {accepted}',
+  },
+  FB_ERR_UNSUPPORTED_ENCODING: {
+    kind: 'unsupported',
+    message: 'content encoding {encoding} is not accepted; send gzip or no Content-Encoding',
   },
   FB_ERR_ROUTE_NOT_FOUND: { kind: 'not_found', message: 'no route {method} {url}; see /openapi.json' },
   FB_ERR_AUTH_MISSING: {
