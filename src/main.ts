@@ -10,8 +10,8 @@ import { AuditLog } from './audit/index.js';
 import { type CliDeps, type Output, type RunningServer, runCli } from './cli/index.js';
 import type { FirebreakConfig } from './config/index.js';
 import { IncidentService } from './incidents/index.js';
-import { EventLog } from './ingest/index.js';
-import { type Clock, systemClock } from './kernel/index.js';
+import { EventLog, SyslogListener } from './ingest/index.js';
+import { type Clock, FirebreakError, systemClock } from './kernel/index.js';
 import { loadPolicyFile } from './policy/index.js';
 import { openStore } from './store/index.js';
 
@@ -30,6 +30,8 @@ export interface Firebreak extends RunningServer {
   readonly port: number;
   /** Present on the very first start only. */
   readonly firstAdminKey: string | undefined;
+  /** The syslog listener's bound ports, when it runs. */
+  readonly syslogPorts: { readonly udpPort?: number; readonly tcpPort?: number } | undefined;
 }
 
 /** Opens the store (taking the data directory's lock), loads the policy and listens. */
@@ -46,11 +48,23 @@ export async function startFirebreak(
     databaseUrl: config.databaseUrl,
     exclusive: true,
   });
+  let syslog: SyslogListener | undefined;
+  let closeApp: (() => Promise<void>) | undefined;
   try {
     const audit = new AuditLog(store.dialect);
     const incidents = new IncidentService({ store, audit, policy, clock });
     const keys = new ApiKeyService({ store, audit, clock });
     const events = new EventLog({ store, clock });
+    syslog = config.syslog
+      ? new SyslogListener({
+          log: events,
+          clock,
+          host: config.syslog.host,
+          ...(config.syslog.udpPort === undefined ? {} : { udpPort: config.syslog.udpPort }),
+          ...(config.syslog.tcpPort === undefined ? {} : { tcpPort: config.syslog.tcpPort }),
+          warn: (line) => console.error(`firebreak: syslog: ${line}`),
+        })
+      : undefined;
 
     const firstAdminKey = await keys.createFirstAdminKey();
 
@@ -68,6 +82,8 @@ export async function startFirebreak(
         options.requestLog === false || config.logLevel === 'silent' ? false : { level: config.logLevel },
     });
     await app.listen({ host: config.host, port: config.port });
+    closeApp = () => app.close();
+    const syslogPorts = syslog === undefined ? undefined : await startSyslog(syslog, config.syslog!.host);
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
@@ -75,6 +91,13 @@ export async function startFirebreak(
     announce(`Firebreak ${VERSION} listening on ${url}`);
     announce(`storage: ${store.dialect} at ${store.location}`);
     announce(`policy: ${policy.name} (${config.policyFile})`);
+    if (syslogPorts) {
+      const where = [
+        syslogPorts.udpPort === undefined ? '' : `udp ${config.syslog!.host}:${syslogPorts.udpPort}`,
+        syslogPorts.tcpPort === undefined ? '' : `tcp ${config.syslog!.host}:${syslogPorts.tcpPort}`,
+      ];
+      announce(`syslog: ${where.filter(Boolean).join(', ')}`);
+    }
     if (firstAdminKey) {
       announce('');
       announce('First start: an admin API key was created. It is shown only this once:');
@@ -88,14 +111,34 @@ export async function startFirebreak(
       url,
       port,
       firstAdminKey,
+      syslogPorts,
       async close() {
+        // The listener first: its stop appends what it still holds, which needs the store.
+        await syslog?.stop();
         await app.close();
         await store.close();
       },
     };
   } catch (error) {
+    await syslog?.stop();
+    await closeApp?.();
     await store.close();
     throw error;
+  }
+}
+
+async function startSyslog(
+  syslog: SyslogListener,
+  host: string,
+): Promise<{ udpPort?: number; tcpPort?: number }> {
+  try {
+    return await syslog.start();
+  } catch (error) {
+    throw new FirebreakError(
+      'FB_ERR_LISTEN_FAILED',
+      { what: 'the syslog listener', address: host, reason: (error as Error).message },
+      { cause: error },
+    );
   }
 }
 

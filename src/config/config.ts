@@ -10,6 +10,7 @@
  * database_url: postgres://fb@db/fb   # use PostgreSQL instead (DATABASE_URL)
  * listen: { host: 127.0.0.1, port: 7340 }   # FIREBREAK_HOST, FIREBREAK_PORT
  * policy: policies/creatorflow.yaml   # FIREBREAK_POLICY
+ * syslog: { udp_port: 5514, tcp_port: 5514 }   # FIREBREAK_SYSLOG_UDP_PORT, _TCP_PORT; off unless set
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -33,6 +34,16 @@ const FileSchema = Type.Object(
       ),
     ),
     policy: Type.Optional(Type.String({ minLength: 1 })),
+    syslog: Type.Optional(
+      Type.Object(
+        {
+          host: Type.Optional(Type.String({ minLength: 1 })),
+          udp_port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+          tcp_port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     body_limit_bytes: Type.Optional(Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024 })),
     log_level: Type.Optional(Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])),
   },
@@ -44,6 +55,7 @@ type FileSettings = {
   database_url?: string;
   listen?: { host?: string; port?: number };
   policy?: string;
+  syslog?: { host?: string; udp_port?: number; tcp_port?: number };
   body_limit_bytes?: number;
   log_level?: LogLevel;
 };
@@ -59,6 +71,8 @@ export interface FirebreakConfig {
   readonly port: number;
   /** The response policy the server runs (absolute path). */
   readonly policyFile: string;
+  /** The syslog listener; undefined when neither port is set (the default). */
+  readonly syslog: SyslogSettings | undefined;
   readonly bodyLimitBytes: number;
   readonly logLevel: LogLevel;
   /** Where CLI commands find a running server. */
@@ -67,6 +81,13 @@ export interface FirebreakConfig {
   readonly apiKey: string | undefined;
   /** True under CI=true: tests that need a server fail instead of skipping. */
   readonly ci: boolean;
+}
+
+export interface SyslogSettings {
+  /** Defaults to the HTTP host. */
+  readonly host: string;
+  readonly udpPort: number | undefined;
+  readonly tcpPort: number | undefined;
 }
 
 export const DEFAULT_PORT = 7340;
@@ -82,6 +103,9 @@ export interface ConfigOverrides {
   host?: string;
   port?: number;
   policyFile?: string;
+  /** Syslog ports (0: any free port); tests use this. */
+  syslogUdpPort?: number;
+  syslogTcpPort?: number;
   serverUrl?: string;
   apiKey?: string;
 }
@@ -98,7 +122,8 @@ export function loadConfig(
   const configFile = overrides.configFile ?? env.FIREBREAK_CONFIG ?? defaultConfigFile(cwd);
   const file = configFile ? readConfigFile(resolve(cwd, configFile)) : {};
 
-  const port = overrides.port ?? envPort(env.FIREBREAK_PORT) ?? file.listen?.port ?? DEFAULT_PORT;
+  const port =
+    overrides.port ?? envPort('FIREBREAK_PORT', env.FIREBREAK_PORT) ?? file.listen?.port ?? DEFAULT_PORT;
   const host = overrides.host ?? nonEmpty(env.FIREBREAK_HOST) ?? file.listen?.host ?? '127.0.0.1';
   const databaseUrl = overrides.databaseUrl ?? nonEmpty(env.DATABASE_URL) ?? file.database_url;
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
@@ -108,6 +133,18 @@ export function loadConfig(
     });
   }
   const policy = overrides.policyFile ?? nonEmpty(env.FIREBREAK_POLICY) ?? file.policy;
+  const udpPort =
+    overrides.syslogUdpPort ??
+    envPort('FIREBREAK_SYSLOG_UDP_PORT', env.FIREBREAK_SYSLOG_UDP_PORT) ??
+    file.syslog?.udp_port;
+  const tcpPort =
+    overrides.syslogTcpPort ??
+    envPort('FIREBREAK_SYSLOG_TCP_PORT', env.FIREBREAK_SYSLOG_TCP_PORT) ??
+    file.syslog?.tcp_port;
+  const syslog =
+    udpPort === undefined && tcpPort === undefined
+      ? undefined
+      : { host: nonEmpty(env.FIREBREAK_SYSLOG_HOST) ?? file.syslog?.host ?? host, udpPort, tcpPort };
 
   return Object.freeze({
     dataDir: resolve(
@@ -118,6 +155,7 @@ export function loadConfig(
     host,
     port,
     policyFile: policy ? resolve(cwd, policy) : resolve(POLICIES_DIR, 'kct-menswear.yaml'),
+    syslog,
     bodyLimitBytes: file.body_limit_bytes ?? 64 * 1024,
     logLevel: envLogLevel(env.FIREBREAK_LOG_LEVEL) ?? file.log_level ?? 'info',
     serverUrl: overrides.serverUrl ?? nonEmpty(env.FIREBREAK_URL) ?? `http://127.0.0.1:${port}`,
@@ -144,12 +182,12 @@ function readConfigFile(path: string): FileSettings {
   return parseValidatedYaml<FileSettings>(text, path, FileSchema, 'FB_ERR_CONFIG_INVALID').value;
 }
 
-function envPort(text: string | undefined): number | undefined {
+function envPort(name: string, text: string | undefined): number | undefined {
   if (text === undefined || text === '') return undefined;
   const port = /^\d{1,5}$/.test(text) ? Number(text) : Number.NaN;
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new FirebreakError('FB_ERR_CONFIG_INVALID', {
-      source: 'FIREBREAK_PORT',
+      source: name,
       problem: `must be a port number 0-65535, got ${JSON.stringify(text)}`,
     });
   }

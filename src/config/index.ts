@@ -7,4 +7,5 @@ export {
   type LogLevel,
   loadConfig,
   POLICIES_DIR,
+  type SyslogSettings,
 } from './config.js';
