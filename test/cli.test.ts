@@ -564,6 +564,7 @@ describe('every command has --help with an example', () => {
     ['rules'],
     ['rules', 'check'],
     ['detect'],
+    ['ingest'],
   ];
 
   it('exits 0 and shows "Example" for all of them', async () => {

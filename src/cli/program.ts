@@ -11,6 +11,7 @@ import { registerDetectCommand } from './detect-command.js';
 import { registerEventCommands } from './event-commands.js';
 import { EXIT_CODES, EXIT_USAGE } from './exit-codes.js';
 import { registerIncidentCommands } from './incident-commands.js';
+import { registerIngestCommand } from './ingest-command.js';
 import { registerKeyCommands } from './key-commands.js';
 import type { Output } from './output.js';
 import { describeError } from './output.js';
@@ -25,7 +26,7 @@ export function buildProgram(deps: CliDeps, output: Output, version: string): Co
     .option('--json', 'machine-readable output')
     .option(
       '--url <url>',
-      'server for incident, key and events commands (FIREBREAK_URL, default http://127.0.0.1:7340)',
+      'server for incident, key, events and ingest commands (FIREBREAK_URL, default http://127.0.0.1:7340)',
     )
     .option('--key <key>', 'API key (FIREBREAK_API_KEY)')
     .option('--config <file>', 'settings file (FIREBREAK_CONFIG, default ./firebreak.yaml when present)')
@@ -44,6 +45,7 @@ export function buildProgram(deps: CliDeps, output: Output, version: string): Co
   registerPolicyCommands(program, ctx);
   registerRulesCommands(program, ctx);
   registerDetectCommand(program, ctx);
+  registerIngestCommand(program, ctx);
   // Every subcommand reports usage errors through the handler below instead of exiting itself.
   const override = (c: Command) => {
     c.exitOverride();

@@ -17,6 +17,17 @@ export {
 } from './event-log.js';
 export { formatEventQuery, parseEventQuery } from './event-query.js';
 export {
+  decideFollowStep,
+  FileFollower,
+  type FileFollowerOptions,
+  type FileId,
+  type FollowerRead,
+  type FollowState,
+  type FollowStep,
+  LineCutter,
+  MAX_LINE_BYTES,
+} from './file-follower.js';
+export {
   type FileScanHandlers,
   type FileScanOptions,
   type FileScanSummary,
