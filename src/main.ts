@@ -1,15 +1,17 @@
 #!/usr/bin/env node
 /**
  * The composition root: the only file that knows every module. It wires settings, store,
- * policy and services into the HTTP server, and hands the CLI a way to start it.
+ * policy and services into the HTTP server and the detection service, and hands the CLI a way
+ * to start them.
  */
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ApiKeyService, buildServer } from './api/index.js';
 import { AuditLog } from './audit/index.js';
 import { type CliDeps, type Output, type RunningServer, runCli } from './cli/index.js';
-import type { FirebreakConfig } from './config/index.js';
-import { IncidentService } from './incidents/index.js';
+import { BUILTIN_RULES_DIR, type FirebreakConfig } from './config/index.js';
+import { calendarFromPolicy, loadRules, readRuleFiles } from './detect/index.js';
+import { AlertGrouper, DetectionService, IncidentService } from './incidents/index.js';
 import { EventLog, SyslogListener } from './ingest/index.js';
 import { type Clock, FirebreakError, systemClock } from './kernel/index.js';
 import { loadPolicyFile } from './policy/index.js';
@@ -34,7 +36,10 @@ export interface Firebreak extends RunningServer {
   readonly syslogPorts: { readonly udpPort?: number; readonly tcpPort?: number } | undefined;
 }
 
-/** Opens the store (taking the data directory's lock), loads the policy and listens. */
+/**
+ * Opens the store (taking the data directory's lock), loads the policy and the rules, listens,
+ * and runs the detection service over the event log.
+ */
 export async function startFirebreak(
   config: FirebreakConfig,
   options: StartOptions = {},
@@ -43,21 +48,39 @@ export async function startFirebreak(
   const announce = options.announce ?? ((line: string) => console.log(line));
   // The policy first: a typo in it should stop the start before the database is touched.
   const policy = loadPolicyFile(config.policyFile);
+  const rules = loadRules(readRuleFiles(BUILTIN_RULES_DIR));
   const store = await openStore({
     dataDir: config.dataDir,
     databaseUrl: config.databaseUrl,
     exclusive: true,
   });
   let syslog: SyslogListener | undefined;
+  let detection: DetectionService | undefined;
   let closeApp: (() => Promise<void>) | undefined;
   try {
     const audit = new AuditLog(store.dialect);
     const incidents = new IncidentService({ store, audit, policy, clock });
     const keys = new ApiKeyService({ store, audit, clock });
     const events = new EventLog({ store, clock });
+    const grouper = new AlertGrouper({ store, incidents, clock });
+    const detector = new DetectionService({
+      log: events,
+      grouper,
+      nodes: rules,
+      engineOptions: { calendar: calendarFromPolicy(policy) },
+      warn: (line) => console.error(`firebreak: ${line}`),
+    });
+    detection = detector;
     syslog = config.syslog
       ? new SyslogListener({
-          log: events,
+          // Appends wake the detection service instead of leaving it to its next poll.
+          log: {
+            append: async (batch, appendOptions) => {
+              const result = await events.append(batch, appendOptions);
+              detector.notify();
+              return result;
+            },
+          },
           clock,
           host: config.syslog.host,
           ...(config.syslog.udpPort === undefined ? {} : { udpPort: config.syslog.udpPort }),
@@ -74,6 +97,7 @@ export async function startFirebreak(
       incidents,
       keys,
       events,
+      onAppended: () => detector.notify(),
       policy,
       clock,
       version: VERSION,
@@ -84,6 +108,7 @@ export async function startFirebreak(
     await app.listen({ host: config.host, port: config.port });
     closeApp = () => app.close();
     const syslogPorts = syslog === undefined ? undefined : await startSyslog(syslog, config.syslog!.host);
+    await detector.start();
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
@@ -91,6 +116,8 @@ export async function startFirebreak(
     announce(`Firebreak ${VERSION} listening on ${url}`);
     announce(`storage: ${store.dialect} at ${store.location}`);
     announce(`policy: ${policy.name} (${config.policyFile})`);
+    // Hidden halves of Firebreak rules (`id/filter`) are not rules a person wrote.
+    announce(`detection: ${rules.filter((r) => !r.id.includes('/')).length} rules (the built-in pack)`);
     if (syslogPorts) {
       const where = [
         syslogPorts.udpPort === undefined ? '' : `udp ${config.syslog!.host}:${syslogPorts.udpPort}`,
@@ -113,13 +140,16 @@ export async function startFirebreak(
       firstAdminKey,
       syslogPorts,
       async close() {
-        // The listener first: its stop appends what it still holds, which needs the store.
+        // Detection first: it finishes its batch and saves its checkpoint while the store is open.
+        // Then the listener: its stop appends what it still holds (detected on the next start).
+        await detection?.stop();
         await syslog?.stop();
         await app.close();
         await store.close();
       },
     };
   } catch (error) {
+    await detection?.stop();
     await syslog?.stop();
     await closeApp?.();
     await store.close();

@@ -29,6 +29,8 @@ export interface ServerDeps {
   readonly keys: ApiKeyService;
   /** The durable event log: POST /v1/events appends to it, GET /v1/events searches it. */
   readonly events: EventLog;
+  /** Called after POST /v1/events appended events (the detection service wakes up). */
+  readonly onAppended?: () => void;
   readonly policy: ResponsePolicy;
   readonly clock: Clock;
   readonly version: string;
@@ -91,7 +93,12 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
   await app.register(incidentRoutes, { incidents: deps.incidents, keys: deps.keys });
   await app.register(adminRoutes, { keys: deps.keys, audit: deps.audit, store: deps.store });
-  await app.register(eventRoutes, { events: deps.events, keys: deps.keys, clock: deps.clock });
+  await app.register(eventRoutes, {
+    events: deps.events,
+    keys: deps.keys,
+    clock: deps.clock,
+    ...(deps.onAppended ? { onAppended: deps.onAppended } : {}),
+  });
 
   app.get(
     '/v1/policy',

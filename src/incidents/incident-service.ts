@@ -1,7 +1,9 @@
 /**
  * What can be done to incidents: open, list, read, move through the lifecycle, classify,
- * assign roles and add notes. Each change is one transaction that checks the move, saves the
- * record, appends a typed timeline record and an audit entry: all of it lands, or none.
+ * assign roles, add notes and record the alerts that join them. Each change is one transaction
+ * that checks the move, saves the record, appends a typed timeline record and an audit entry:
+ * all of it lands, or none. The `...In(trx)` methods do the same inside a transaction the
+ * caller holds, for the alert grouper, which stores alerts and their incidents together.
  */
 import { sql } from 'kysely';
 import type { AuditLog } from '../audit/index.js';
@@ -9,7 +11,7 @@ import { type Clock, FirebreakError } from '../kernel/index.js';
 import { dueAt, type ResponsePolicy, type ResponseRole, SEVERITIES, type Severity } from '../policy/index.js';
 import type { Database, IncidentTable, Kysely, Store, Transaction } from '../store/index.js';
 import { type ClassificationAnswers, classify, type ImpactAssessment } from './classification.js';
-import { formatIncidentId, type Incident, type TimelineRecord } from './incident.js';
+import { type AlertJoinedData, formatIncidentId, type Incident, type TimelineRecord } from './incident.js';
 import {
   ALLOWED_MOVES,
   canMove,
@@ -73,6 +75,11 @@ export class IncidentService {
   }
 
   async create(actor: string, input: CreateIncidentInput): Promise<Incident> {
+    return this.db.transaction().execute((trx) => this.createIn(trx, actor, input));
+  }
+
+  /** `create`, inside the caller's transaction. */
+  async createIn(trx: Transaction<Database>, actor: string, input: CreateIncidentInput): Promise<Incident> {
     const now = this.deps.clock.now();
     const detected = input.detected_at === undefined ? now : new Date(input.detected_at);
     if (Number.isNaN(detected.getTime())) {
@@ -84,56 +91,54 @@ export class IncidentService {
     const year = now.getUTCFullYear();
     const deadlines = this.deadlines(input.severity, detected);
 
-    return this.db.transaction().execute(async (trx) => {
-      // The counter row is locked until commit, so concurrent creations queue for numbers and a
-      // rolled-back creation gives its number back: no duplicate, no gap.
-      const counter = await trx
-        .insertInto('incident_counters')
-        .values({ year, last_number: 1 })
-        .onConflict((oc) =>
-          oc.column('year').doUpdateSet({ last_number: sql<number>`incident_counters.last_number + 1` }),
-        )
-        .returning('last_number')
-        .executeTakeFirstOrThrow();
-      const id = formatIncidentId(year, counter.last_number);
-      const row: IncidentTable = {
-        id,
-        year,
-        number: counter.last_number,
-        title: input.title,
-        summary: input.summary ?? '',
-        severity: input.severity,
-        status: 'detected',
-        detected_at: detected.toISOString(),
-        created_at: now.toISOString(),
-        updated_at: now.toISOString(),
-        created_by: actor,
-        acknowledged_at: null,
-        contained_at: null,
-        eradicated_at: null,
-        recovered_at: null,
-        resolved_at: null,
-        closed_at: null,
-        clock_started_at: detected.toISOString(),
-        ack_by: deadlines.ack_by,
-        respond_by: deadlines.respond_by,
-        classification: null,
-        roles: '{}',
-        version: 1,
-      };
-      await trx.insertInto('incidents').values(row).execute();
-      await this.appendTimeline(trx, id, now, actor, {
-        kind: 'created',
-        data: { severity: input.severity, title: input.title },
-      });
-      await this.deps.audit.append(trx, now, {
-        actor,
-        action: 'incident.create',
-        target: id,
-        details: { severity: input.severity, title: input.title, detected_at: row.detected_at },
-      });
-      return toIncident(row);
+    // The counter row is locked until commit, so concurrent creations queue for numbers and a
+    // rolled-back creation gives its number back: no duplicate, no gap.
+    const counter = await trx
+      .insertInto('incident_counters')
+      .values({ year, last_number: 1 })
+      .onConflict((oc) =>
+        oc.column('year').doUpdateSet({ last_number: sql<number>`incident_counters.last_number + 1` }),
+      )
+      .returning('last_number')
+      .executeTakeFirstOrThrow();
+    const id = formatIncidentId(year, counter.last_number);
+    const row: IncidentTable = {
+      id,
+      year,
+      number: counter.last_number,
+      title: input.title,
+      summary: input.summary ?? '',
+      severity: input.severity,
+      status: 'detected',
+      detected_at: detected.toISOString(),
+      created_at: now.toISOString(),
+      updated_at: now.toISOString(),
+      created_by: actor,
+      acknowledged_at: null,
+      contained_at: null,
+      eradicated_at: null,
+      recovered_at: null,
+      resolved_at: null,
+      closed_at: null,
+      clock_started_at: detected.toISOString(),
+      ack_by: deadlines.ack_by,
+      respond_by: deadlines.respond_by,
+      classification: null,
+      roles: '{}',
+      version: 1,
+    };
+    await trx.insertInto('incidents').values(row).execute();
+    await this.appendTimeline(trx, id, now, actor, {
+      kind: 'created',
+      data: { severity: input.severity, title: input.title },
     });
+    await this.deps.audit.append(trx, now, {
+      actor,
+      action: 'incident.create',
+      target: id,
+      details: { severity: input.severity, title: input.title, detected_at: row.detected_at },
+    });
+    return toIncident(row);
   }
 
   async get(id: string): Promise<Incident> {
@@ -236,8 +241,7 @@ export class IncidentService {
         severity: result.severity,
         classification: JSON.stringify(result),
       };
-      if (changes)
-        Object.assign(set, { clock_started_at: now.toISOString(), ...this.deadlines(result.severity, now) });
+      if (changes) Object.assign(set, this.severityChange(result.severity, now));
       return {
         set,
         timeline: {
@@ -275,6 +279,42 @@ export class IncidentService {
     }));
   }
 
+  /**
+   * Puts an alert on an open incident's timeline, inside the caller's transaction. An alert more
+   * severe than the incident raises it, restarting its clocks as any change of severity does; a
+   * less severe one never lowers it.
+   */
+  async recordAlertIn(
+    trx: Transaction<Database>,
+    actor: string,
+    id: string,
+    alert: AlertJoinedData,
+  ): Promise<{ incident: Incident; raised?: { from: Severity; to: Severity } }> {
+    const joined = await this.changeIn(trx, actor, id, (current) => {
+      if (!isOpen(current.status as IncidentStatus)) {
+        throw new FirebreakError('FB_ERR_ILLEGAL_TRANSITION', {
+          id,
+          from: current.status,
+          to: 'joined by an alert',
+          allowed: 'none: an alert after resolution opens a new incident',
+        });
+      }
+      return { set: {}, timeline: { kind: 'alert_joined', data: alert }, action: 'incident.alert_joined' };
+    });
+    const from = joined.severity;
+    const to = alert.severity;
+    if (SEVERITIES.indexOf(to) >= SEVERITIES.indexOf(from)) return { incident: joined };
+    const raised = await this.changeIn(trx, actor, id, (_current, now) => ({
+      set: this.severityChange(to, now),
+      timeline: {
+        kind: 'severity_raised',
+        data: { from, to, rule: alert.rule, fingerprint: alert.fingerprint },
+      },
+      action: 'incident.raise_severity',
+    }));
+    return { incident: raised, raised: { from, to } };
+  }
+
   /** What `/health` reports as security_status. */
   async securitySummary(): Promise<SecuritySummary> {
     const counts = await this.db
@@ -310,43 +350,55 @@ export class IncidentService {
     };
   }
 
+  /** A new severity, and its clocks restarted from the moment of the change. */
+  private severityChange(severity: Severity, now: Date): Partial<IncidentTable> {
+    return { severity, clock_started_at: now.toISOString(), ...this.deadlines(severity, now) };
+  }
+
   /** Read, check, write, record: one transaction, guarded by the row's version. */
   private async change(
     actor: string,
     id: string,
     decide: (current: IncidentTable, now: Date) => Change,
   ): Promise<Incident> {
-    return this.db.transaction().execute(async (trx) => {
-      const query = trx.selectFrom('incidents').selectAll().where('id', '=', id);
-      const current = await (this.deps.store.dialect === 'postgres'
-        ? query.forUpdate()
-        : query
-      ).executeTakeFirst();
-      if (!current) throw new FirebreakError('FB_ERR_INCIDENT_NOT_FOUND', { id });
-      const now = this.deps.clock.now();
-      const change = decide(current, now);
-      const next: IncidentTable = {
-        ...current,
-        ...change.set,
-        updated_at: now.toISOString(),
-        version: current.version + 1,
-      };
-      const updated = await trx
-        .updateTable('incidents')
-        .set({ ...change.set, updated_at: next.updated_at, version: next.version })
-        .where('id', '=', id)
-        .where('version', '=', current.version)
-        .executeTakeFirst();
-      if (Number(updated.numUpdatedRows) !== 1) throw new FirebreakError('FB_ERR_CONCURRENT_UPDATE', { id });
-      await this.appendTimeline(trx, id, now, actor, change.timeline);
-      await this.deps.audit.append(trx, now, {
-        actor,
-        action: change.action,
-        target: id,
-        details: change.timeline.data as Record<string, unknown>,
-      });
-      return toIncident(next);
+    return this.db.transaction().execute((trx) => this.changeIn(trx, actor, id, decide));
+  }
+
+  private async changeIn(
+    trx: Transaction<Database>,
+    actor: string,
+    id: string,
+    decide: (current: IncidentTable, now: Date) => Change,
+  ): Promise<Incident> {
+    const query = trx.selectFrom('incidents').selectAll().where('id', '=', id);
+    const current = await (this.deps.store.dialect === 'postgres'
+      ? query.forUpdate()
+      : query
+    ).executeTakeFirst();
+    if (!current) throw new FirebreakError('FB_ERR_INCIDENT_NOT_FOUND', { id });
+    const now = this.deps.clock.now();
+    const change = decide(current, now);
+    const next: IncidentTable = {
+      ...current,
+      ...change.set,
+      updated_at: now.toISOString(),
+      version: current.version + 1,
+    };
+    const updated = await trx
+      .updateTable('incidents')
+      .set({ ...change.set, updated_at: next.updated_at, version: next.version })
+      .where('id', '=', id)
+      .where('version', '=', current.version)
+      .executeTakeFirst();
+    if (Number(updated.numUpdatedRows) !== 1) throw new FirebreakError('FB_ERR_CONCURRENT_UPDATE', { id });
+    await this.appendTimeline(trx, id, now, actor, change.timeline);
+    await this.deps.audit.append(trx, now, {
+      actor,
+      action: change.action,
+      target: id,
+      details: change.timeline.data as unknown as Record<string, unknown>,
     });
+    return toIncident(next);
   }
 
   private async appendTimeline(

@@ -29,7 +29,28 @@ export interface Incident {
   readonly version: number;
 }
 
-export type TimelineKind = 'created' | 'transitioned' | 'classified' | 'role_assigned' | 'note_added';
+export type TimelineKind = TimelineRecord['kind'];
+
+/**
+ * How an alert came to an incident: it opened it, it is of the same rule and group as one of
+ * its alerts, or it shares an entity (a source.ip, a user.name) with one of them.
+ */
+export type AlertJoinedVia = 'opened' | 'rule_group' | 'entity';
+
+/** The timeline's record of one alert joining an incident. */
+export type AlertJoinedData = {
+  readonly rule: string;
+  readonly fingerprint: string;
+  readonly severity: Severity;
+  readonly group: Readonly<Record<string, string>>;
+  /** What the rule's threshold was tested on; null when it was not a finite number. */
+  readonly value: number | null;
+  /** ISO 8601: the end of the alert's window (the event time it held at). */
+  readonly end: string;
+  readonly via: AlertJoinedVia;
+  /** For `via: 'entity'`: the field and value it shares with the incident's alerts. */
+  readonly entity?: { readonly field: string; readonly value: string };
+};
 
 /** One typed record of what happened to an incident, who did it and when. */
 export type TimelineRecord = {
@@ -51,6 +72,12 @@ export type TimelineRecord = {
       readonly data: { role: ResponseRole; person: string; previous?: string };
     }
   | { readonly kind: 'note_added'; readonly data: { text: string } }
+  | { readonly kind: 'alert_joined'; readonly data: AlertJoinedData }
+  | {
+      /** An alert more severe than the incident raised it; the clocks restarted then. */
+      readonly kind: 'severity_raised';
+      readonly data: { from: Severity; to: Severity; rule: string; fingerprint: string };
+    }
 );
 
 export const INCIDENT_ID_PATTERN = '^INC-\\d{4}-\\d{3,}$';

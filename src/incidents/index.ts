@@ -1,4 +1,19 @@
-/** Incidents: the record, its lifecycle, its classification and the service that changes them. */
+/**
+ * Incidents: the record, its lifecycle, its classification, the service that changes them, and
+ * the detection service that turns the event log's alerts into incidents.
+ */
+export {
+  AlertGrouper,
+  type AlertGrouperDeps,
+  type AlertIntake,
+  DEFAULT_CORRELATION_WINDOW_MS,
+  DEFAULT_ENTITY_FIELDS,
+  groupKey,
+  type IntakeOutcome,
+  type IntakeResult,
+  type StoredAlert,
+  withinWindow,
+} from './alert-grouper.js';
 export {
   CLASSIFICATION_QUESTIONS,
   type Classification,
@@ -11,6 +26,16 @@ export {
   worstImpact,
 } from './classification.js';
 export {
+  type AlertSink,
+  DETECTION_CONSUMER,
+  type DetectionLog,
+  DetectionService,
+  type DetectionServiceOptions,
+  type DetectionServiceStats,
+} from './detection-service.js';
+export {
+  type AlertJoinedData,
+  type AlertJoinedVia,
   formatIncidentId,
   INCIDENT_ID_PATTERN,
   type Incident,

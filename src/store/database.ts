@@ -131,6 +131,42 @@ export interface ConsumerCheckpointTable {
   updated_at: string;
 }
 
+/** An alert the detection service stored, and the incident it went to. */
+export interface AlertTable {
+  /** Of rule, group and window end: the same alert replayed has the same one. */
+  fingerprint: string;
+  rule: string;
+  title: string;
+  severity: string;
+  /** JSON: group-by field → value, in the rule's order. */
+  group_json: string;
+  /** The group as sorted `field=value` pairs (URI-encoded, joined by `&`); '' for no group. */
+  group_key: string;
+  /** What the rule's threshold was tested on; null when it was not a finite number. */
+  value: number | null;
+  window_start: string;
+  window_end: string;
+  /** Events in the window that made the value. */
+  events: number;
+  /** The event that made the rule hold: its event log seq, as text. */
+  trigger: string | null;
+  incident_id: string;
+  created_at: string;
+}
+
+/** One group value of an alert, for finding alerts that share an entity. */
+export interface AlertEntityTable {
+  fingerprint: string;
+  field: string;
+  value: string;
+}
+
+/** One row (id = 1): alert intakes lock it, so they take turns. */
+export interface AlertIntakeLockTable {
+  id: number;
+  intakes: Int64;
+}
+
 export interface Database {
   incidents: IncidentTable;
   incident_counters: IncidentCounterTable;
@@ -142,4 +178,7 @@ export interface Database {
   event_log_head: EventLogHeadTable;
   ingest_batches: IngestBatchTable;
   consumer_checkpoints: ConsumerCheckpointTable;
+  alerts: AlertTable;
+  alert_entities: AlertEntityTable;
+  alert_intake_lock: AlertIntakeLockTable;
 }

@@ -2,6 +2,9 @@
 
 export type { Kysely, Transaction } from 'kysely';
 export type {
+  AlertEntityTable,
+  AlertIntakeLockTable,
+  AlertTable,
   ApiKeyTable,
   AuditLogTable,
   ConsumerCheckpointTable,

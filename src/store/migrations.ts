@@ -174,6 +174,72 @@ function migrationsFor(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+
+    '0003_alerts': {
+      async up(db: Kysely<unknown>) {
+        const int64 = dialect === 'sqlite' ? 'integer' : 'bigint';
+        const real = dialect === 'sqlite' ? 'real' : 'double precision';
+
+        // One row per alert the detection service stored; the fingerprint (rule, group, window
+        // end) is the key, so an alert replayed after a crash is recognised and skipped.
+        await db.schema
+          .createTable('alerts')
+          .addColumn('fingerprint', 'text', (c) => c.primaryKey())
+          .addColumn('rule', 'text', (c) => c.notNull())
+          .addColumn('title', 'text', (c) => c.notNull())
+          .addColumn('severity', 'text', (c) => c.notNull())
+          .addColumn('group_json', 'text', (c) => c.notNull())
+          // The group in one canonical text (sorted `field=value` pairs), for equality lookups.
+          .addColumn('group_key', 'text', (c) => c.notNull())
+          // Null when not a finite number (a baseline over a zero measure is infinite).
+          .addColumn('value', real)
+          .addColumn('window_start', 'text', (c) => c.notNull())
+          .addColumn('window_end', 'text', (c) => c.notNull())
+          .addColumn('events', 'integer', (c) => c.notNull())
+          .addColumn('trigger', 'text')
+          .addColumn('incident_id', 'text', (c) => c.notNull().references('incidents.id'))
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createIndex('alerts_rule_group')
+          .on('alerts')
+          .columns(['rule', 'group_key'])
+          .execute();
+        await db.schema
+          .createIndex('alerts_incident')
+          .on('alerts')
+          .columns(['incident_id', 'window_end'])
+          .execute();
+
+        // The alert's group values, one row per field, so alerts sharing an entity (a source.ip,
+        // a user.name) are found by an index instead of a scan of group_json.
+        await db.schema
+          .createTable('alert_entities')
+          .addColumn('fingerprint', 'text', (c) => c.notNull().references('alerts.fingerprint'))
+          .addColumn('field', 'text', (c) => c.notNull())
+          .addColumn('value', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('alert_entities_pk', ['fingerprint', 'field'])
+          .execute();
+        await db.schema
+          .createIndex('alert_entities_field_value')
+          .on('alert_entities')
+          .columns(['field', 'value'])
+          .execute();
+
+        // One row (id = 1) that every intake locks first: intakes take turns, also with several
+        // servers on one PostgreSQL database, so two of them never both open an incident for
+        // the same rule and group.
+        await db.schema
+          .createTable('alert_intake_lock')
+          .addColumn('id', 'integer', (c) => c.primaryKey())
+          .addColumn('intakes', int64, (c) => c.notNull())
+          .execute();
+        await db
+          .insertInto('alert_intake_lock' as never)
+          .values({ id: 1, intakes: 0 } as never)
+          .execute();
+      },
+    },
   };
 }
 

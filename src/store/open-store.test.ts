@@ -152,7 +152,11 @@ for (const d of DIALECTS) {
           .selectFrom('kysely_migration' as never)
           .select(sql<string>`name`.as('name'))
           .execute();
-        expect(migrations.map((m) => m.name)).toEqual(['0001_incident_core', '0002_event_log']);
+        expect(migrations.map((m) => m.name)).toEqual([
+          '0001_incident_core',
+          '0002_event_log',
+          '0003_alerts',
+        ]);
       }
       // And it still takes writes where it left off.
       const next = await ts.store.db
@@ -183,6 +187,9 @@ describe.skipIf(postgresSkip)('openStore on PostgreSQL beside another schema', (
         ),
       );
       expect(tables.rows.map((r) => r.table_name)).toEqual([
+        'alert_entities',
+        'alert_intake_lock',
+        'alerts',
         'api_keys',
         'audit_head',
         'audit_log',

@@ -38,6 +38,7 @@ export interface EventRoutesOptions {
   readonly events: EventLog;
   readonly keys: ApiKeyService;
   readonly clock: Clock;
+  readonly onAppended?: () => void;
 }
 
 const tags = ['events'];
@@ -50,7 +51,7 @@ class ParsedBatch {
 
 export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async (
   app,
-  { events, keys, clock },
+  { events, keys, clock, onAppended },
 ) => {
   app.removeAllContentTypeParsers();
   for (const [mediaType, format] of Object.entries(INGEST_MEDIA_TYPES)) {
@@ -96,6 +97,7 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
         idempotency: key === undefined ? undefined : { keyId: principalOf(request).keyId, key },
       });
       if (replayed) reply.header('idempotent-replayed', 'true');
+      else if (answer.accepted > 0) onAppended?.();
       return answer;
     },
   );
