@@ -46,8 +46,14 @@ export interface DetectionServiceOptions {
   readonly batchSize?: number;
   /** How often to look for new events once caught up (`notify()` wakes it sooner). Default 100 ms. */
   readonly pollMs?: number;
-  /** Save the checkpoint after every this many batches (and on stop). Default 1. */
+  /**
+   * Save the checkpoint after every this many batches (and on stop). Unset (the default): at
+   * most every `checkpointIntervalMs`, because the engine's state under an attack holds up to a
+   * million groups per rule and writing it per batch would cost more than the detection.
+   */
   readonly checkpointEvery?: number;
+  /** Without checkpointEvery: save at most this often (a crash replays at most this much). Default 5 s. */
+  readonly checkpointIntervalMs?: number;
   /** Wait after a failed batch before trying it again. Default 1 s. */
   readonly retryMs?: number;
   /** Failures and dropped rule state, for the server log. */
@@ -89,7 +95,9 @@ export class DetectionService {
   private readonly consumer: string;
   private readonly batchSize: number;
   private readonly pollMs: number;
-  private readonly checkpointEvery: number;
+  private readonly checkpointEvery: number | undefined;
+  private readonly checkpointIntervalMs: number;
+  private lastSaveAt = performance.now();
   private readonly retryMs: number;
   private readonly warn: (message: string) => void;
 
@@ -122,7 +130,11 @@ export class DetectionService {
     this.consumer = options.consumer ?? DETECTION_CONSUMER;
     this.batchSize = positive('batchSize', options.batchSize, DEFAULT_BATCH_SIZE);
     this.pollMs = positive('pollMs', options.pollMs, DEFAULT_POLL_MS);
-    this.checkpointEvery = positive('checkpointEvery', options.checkpointEvery, 1);
+    this.checkpointEvery =
+      options.checkpointEvery === undefined
+        ? undefined
+        : positive('checkpointEvery', options.checkpointEvery, 1);
+    this.checkpointIntervalMs = positive('checkpointIntervalMs', options.checkpointIntervalMs, 5_000);
     this.retryMs = positive('retryMs', options.retryMs, DEFAULT_RETRY_MS);
     this.warn = options.warn ?? (() => {});
   }
@@ -222,7 +234,11 @@ export class DetectionService {
   private async step(): Promise<boolean> {
     if (this.pending === undefined) {
       const events = await this.options.log.read(this.position, this.batchSize);
-      if (events.length === 0) return false;
+      if (events.length === 0) {
+        // Caught up and idle: save now, so a quiet shop's checkpoint is never an interval behind.
+        if (this.checkpointEvery === undefined && this.position !== this.saved) await this.save();
+        return false;
+      }
       const alerts: Alert[] = [];
       for (const logged of events) {
         for (const alert of this.engine.process(logged.event, logged.epochMs, logged.seq)) alerts.push(alert);
@@ -243,7 +259,11 @@ export class DetectionService {
     this.counts.raised += result.raised;
 
     this.batchesSinceSave += 1;
-    if (this.batchesSinceSave >= this.checkpointEvery) await this.save();
+    const due =
+      this.checkpointEvery === undefined
+        ? performance.now() - this.lastSaveAt >= this.checkpointIntervalMs
+        : this.batchesSinceSave >= this.checkpointEvery;
+    if (due) await this.save();
     return true;
   }
 
@@ -252,6 +272,7 @@ export class DetectionService {
     await this.options.log.saveCheckpoint(this.consumer, seq, this.engine.checkpoint());
     this.saved = seq;
     this.batchesSinceSave = 0;
+    this.lastSaveAt = performance.now();
   }
 
   private exclusive<T>(task: () => Promise<T>): Promise<T> {
