@@ -11,7 +11,7 @@ import { AuditLog } from './audit/index.js';
 import { type CliDeps, type Output, type RunningServer, runCli } from './cli/index.js';
 import { BUILTIN_RULES_DIR, type FirebreakConfig } from './config/index.js';
 import { calendarFromPolicy, loadRules, readRuleFiles } from './detect/index.js';
-import { AlertGrouper, DetectionService, IncidentService } from './incidents/index.js';
+import { AlertGrouper, DetectionService, IncidentService, OutsideAlertService } from './incidents/index.js';
 import { EventLog, SyslogListener } from './ingest/index.js';
 import { type Clock, FirebreakError, systemClock } from './kernel/index.js';
 import { loadPolicyFile } from './policy/index.js';
@@ -63,6 +63,7 @@ export async function startFirebreak(
     const keys = new ApiKeyService({ store, audit, clock });
     const events = new EventLog({ store, clock });
     const grouper = new AlertGrouper({ store, incidents, clock });
+    const outside = new OutsideAlertService({ store, grouper, incidents, clock });
     const detector = new DetectionService({
       log: events,
       grouper,
@@ -98,6 +99,7 @@ export async function startFirebreak(
       keys,
       events,
       onAppended: () => detector.notify(),
+      outside,
       policy,
       clock,
       version: VERSION,

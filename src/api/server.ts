@@ -9,7 +9,7 @@ import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { AuditLog } from '../audit/index.js';
-import type { IncidentService } from '../incidents/index.js';
+import type { IncidentService, OutsideAlertService } from '../incidents/index.js';
 import type { EventLog } from '../ingest/index.js';
 import type { Clock } from '../kernel/index.js';
 import type { ResponsePolicy } from '../policy/index.js';
@@ -21,6 +21,7 @@ import { adminRoutes } from './routes/admin-routes.js';
 import { eventRoutes } from './routes/event-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
 import { incidentRoutes } from './routes/incident-routes.js';
+import { webhookRoutes } from './routes/webhook-routes.js';
 
 export interface ServerDeps {
   readonly store: Store;
@@ -31,6 +32,8 @@ export interface ServerDeps {
   readonly events: EventLog;
   /** Called after POST /v1/events appended events (the detection service wakes up). */
   readonly onAppended?: () => void;
+  /** Alertmanager's webhook and PagerDuty Events API v2 events go to it. */
+  readonly outside: OutsideAlertService;
   readonly policy: ResponsePolicy;
   readonly clock: Clock;
   readonly version: string;
@@ -99,6 +102,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     clock: deps.clock,
     ...(deps.onAppended ? { onAppended: deps.onAppended } : {}),
   });
+
+  await app.register(webhookRoutes, { outside: deps.outside, keys: deps.keys });
 
   app.get(
     '/v1/policy',

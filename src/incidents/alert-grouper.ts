@@ -116,24 +116,42 @@ export class AlertGrouper {
   async intake(alerts: readonly Alert[], actor = 'detection'): Promise<IntakeResult> {
     const counts = { created: 0, joined: 0, correlated: 0, duplicates: 0, raised: 0 };
     if (alerts.length === 0) return { alerts: [], ...counts };
-    const results = await this.db.transaction().execute(async (trx) => {
-      // Every intake updates the one lock row first and holds it until commit: intakes queue
-      // here (a row lock on PostgreSQL; SQLite's write lock taken at once instead of upgraded).
-      await trx
-        .updateTable('alert_intake_lock')
-        .set({ intakes: sql<number>`intakes + 1` })
-        .where('id', '=', 1)
-        .execute();
-      const out: AlertIntake[] = [];
-      for (const alert of alerts) out.push(await this.intakeOne(trx, alert, actor));
-      return out;
-    });
+    const results = await this.db.transaction().execute((trx) => this.intakeIn(trx, alerts, actor));
     for (const r of results) {
       if (r.outcome === 'duplicate') counts.duplicates += 1;
       else counts[r.outcome] += 1;
       if (r.raised) counts.raised += 1;
     }
     return { alerts: results, ...counts };
+  }
+
+  /**
+   * `intake` inside the caller's transaction, for a caller that keeps state of its own beside
+   * the alerts (the outside alerts' table). Call `lockIn` before reading that state: the lock is
+   * what makes two intakes take turns. One result per alert, in order.
+   */
+  async intakeIn(
+    trx: Transaction<Database>,
+    alerts: readonly Alert[],
+    actor: string,
+  ): Promise<AlertIntake[]> {
+    await this.lockIn(trx);
+    const out: AlertIntake[] = [];
+    for (const alert of alerts) out.push(await this.intakeOne(trx, alert, actor));
+    return out;
+  }
+
+  /**
+   * Takes the intake lock for the rest of the transaction. Every intake updates the one lock row
+   * first and holds it until commit: intakes queue here (a row lock on PostgreSQL; SQLite's write
+   * lock taken at once instead of upgraded). Taking it twice in one transaction is harmless.
+   */
+  async lockIn(trx: Transaction<Database>): Promise<void> {
+    await trx
+      .updateTable('alert_intake_lock')
+      .set({ intakes: sql<number>`intakes + 1` })
+      .where('id', '=', 1)
+      .execute();
   }
 
   /** The alerts filed under an incident, oldest window end first. */

@@ -11,7 +11,13 @@ import { type Clock, FirebreakError } from '../kernel/index.js';
 import { dueAt, type ResponsePolicy, type ResponseRole, SEVERITIES, type Severity } from '../policy/index.js';
 import type { Database, IncidentTable, Kysely, Store, Transaction } from '../store/index.js';
 import { type ClassificationAnswers, classify, type ImpactAssessment } from './classification.js';
-import { type AlertJoinedData, formatIncidentId, type Incident, type TimelineRecord } from './incident.js';
+import {
+  type AlertJoinedData,
+  formatIncidentId,
+  type Incident,
+  type OutsideAlertData,
+  type TimelineRecord,
+} from './incident.js';
 import {
   ALLOWED_MOVES,
   canMove,
@@ -313,6 +319,24 @@ export class IncidentService {
       action: 'incident.raise_severity',
     }));
     return { incident: raised, raised: { from, to } };
+  }
+
+  /**
+   * Puts on an incident's timeline that another tool acknowledged or resolved an alert it
+   * sent, inside the caller's transaction. Also on a resolved or closed incident: it is a fact
+   * about the alert, and it changes nothing but the timeline.
+   */
+  async recordOutsideAlertIn(
+    trx: Transaction<Database>,
+    actor: string,
+    id: string,
+    data: OutsideAlertData,
+  ): Promise<Incident> {
+    return this.changeIn(trx, actor, id, () => ({
+      set: {},
+      timeline: { kind: 'outside_alert', data },
+      action: `incident.outside_alert_${data.action}`,
+    }));
   }
 
   /** What `/health` reports as security_status. */

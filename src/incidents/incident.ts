@@ -52,6 +52,21 @@ export type AlertJoinedData = {
   readonly entity?: { readonly field: string; readonly value: string };
 };
 
+/**
+ * The timeline's record of what another tool said about an alert it sent: acknowledged or
+ * resolved there. Recorded only; the incident's own status is the responders' to change.
+ */
+export type OutsideAlertData = {
+  /** The tool: `alertmanager` or `pagerduty`. */
+  readonly source: string;
+  readonly dedup_key: string;
+  /** Which occurrence of the key (a trigger after a resolve is the next one). */
+  readonly occurrence: number;
+  /** The Firebreak alert it became. */
+  readonly fingerprint: string;
+  readonly action: 'acknowledged' | 'resolved';
+};
+
 /** One typed record of what happened to an incident, who did it and when. */
 export type TimelineRecord = {
   readonly id: number;
@@ -73,6 +88,7 @@ export type TimelineRecord = {
     }
   | { readonly kind: 'note_added'; readonly data: { text: string } }
   | { readonly kind: 'alert_joined'; readonly data: AlertJoinedData }
+  | { readonly kind: 'outside_alert'; readonly data: OutsideAlertData }
   | {
       /** An alert more severe than the incident raised it; the clocks restarted then. */
       readonly kind: 'severity_raised';

@@ -39,6 +39,7 @@ export {
   formatIncidentId,
   INCIDENT_ID_PATTERN,
   type Incident,
+  type OutsideAlertData,
   type TimelineKind,
   type TimelineRecord,
 } from './incident.js';
@@ -59,3 +60,20 @@ export {
   phaseOf,
   STATUSES,
 } from './lifecycle.js';
+export {
+  type AlertmanagerAlert,
+  type AlertmanagerNotification,
+  alertmanagerDedupKey,
+  alertmanagerSeverity,
+  type OutsideAction,
+  type OutsideAlertResult,
+  OutsideAlertService,
+  type OutsideAlertServiceDeps,
+  type OutsideAlertStatus,
+  type OutsideOutcome,
+  type OutsideSource,
+  outsideAlertFingerprint,
+  type PagerDutyEvent,
+  pagerDutySeverity,
+  type StoredOutsideAlert,
+} from './outside-alert-service.js';

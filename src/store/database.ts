@@ -167,6 +167,27 @@ export interface AlertIntakeLockTable {
   intakes: Int64;
 }
 
+/**
+ * An alert another tool sent (`source`: alertmanager, pagerduty), by its dedup key and the
+ * occurrence of that key: a trigger after a resolve opens occurrence n + 1.
+ */
+export interface OutsideAlertTable {
+  source: string;
+  dedup_key: string;
+  occurrence: number;
+  /** open, acknowledged or resolved. */
+  status: string;
+  /** The Firebreak alert it became (alerts.fingerprint). */
+  fingerprint: string;
+  incident_id: string;
+  /** Trigger (firing) notifications received for this occurrence, the first included. */
+  triggers: number;
+  opened_at: string;
+  last_triggered_at: string;
+  acknowledged_at: string | null;
+  resolved_at: string | null;
+}
+
 export interface Database {
   incidents: IncidentTable;
   incident_counters: IncidentCounterTable;
@@ -181,4 +202,5 @@ export interface Database {
   alerts: AlertTable;
   alert_entities: AlertEntityTable;
   alert_intake_lock: AlertIntakeLockTable;
+  outside_alerts: OutsideAlertTable;
 }

@@ -15,6 +15,7 @@ export type {
   IncidentTimelineTable,
   IngestBatchTable,
   Int64,
+  OutsideAlertTable,
 } from './database.js';
 export { AUDIT_GENESIS_HASH, type Dialect } from './migrations.js';
 export { openStore, POSTGRES_SCHEMA_LOCK, SQLITE_FILE, type Store, type StoreOptions } from './open-store.js';

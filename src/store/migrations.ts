@@ -240,6 +240,35 @@ function migrationsFor(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+
+    '0004_outside_alerts': {
+      async up(db: Kysely<unknown>) {
+        // One row per alert another tool (Alertmanager, a PagerDuty Events API v2 sender) opened:
+        // its source, its dedup key and which occurrence of that key it is. A trigger after a
+        // resolve is the key's next occurrence, a new row. At most one row of a key is not
+        // resolved: the one acknowledge and resolve apply to.
+        await db.schema
+          .createTable('outside_alerts')
+          .addColumn('source', 'text', (c) => c.notNull())
+          .addColumn('dedup_key', 'text', (c) => c.notNull())
+          .addColumn('occurrence', 'integer', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('fingerprint', 'text', (c) => c.notNull().references('alerts.fingerprint'))
+          .addColumn('incident_id', 'text', (c) => c.notNull().references('incidents.id'))
+          .addColumn('triggers', 'integer', (c) => c.notNull())
+          .addColumn('opened_at', 'text', (c) => c.notNull())
+          .addColumn('last_triggered_at', 'text', (c) => c.notNull())
+          .addColumn('acknowledged_at', 'text')
+          .addColumn('resolved_at', 'text')
+          .addPrimaryKeyConstraint('outside_alerts_pk', ['source', 'dedup_key', 'occurrence'])
+          .execute();
+        await db.schema
+          .createIndex('outside_alerts_incident')
+          .on('outside_alerts')
+          .columns(['incident_id'])
+          .execute();
+      },
+    },
   };
 }
 

@@ -156,6 +156,7 @@ for (const d of DIALECTS) {
           '0001_incident_core',
           '0002_event_log',
           '0003_alerts',
+          '0004_outside_alerts',
         ]);
       }
       // And it still takes writes where it left off.
@@ -202,6 +203,7 @@ describe.skipIf(postgresSkip)('openStore on PostgreSQL beside another schema', (
         'ingest_batches',
         'kysely_migration',
         'kysely_migration_lock',
+        'outside_alerts',
       ]);
     }
     // And each reopens, finding its own migration record.
