@@ -26,6 +26,14 @@ export interface StartOptions {
   /** Where the start-up lines go (address, first admin key). */
   readonly announce?: (line: string) => void;
   readonly requestLog?: boolean;
+  /**
+   * Ingest backpressure (tests): detection's lag above which ingest is refused (default
+   * 1,000,000 events), ingest requests served at once (default 64), and how often the cached
+   * lag is refreshed (default 250 ms).
+   */
+  readonly ingestLimits?: { lagLimit?: number; maxInFlight?: number; lagRefreshMs?: number };
+  /** false: detection is not started until `startDetection()` (tests of backpressure). */
+  readonly startDetection?: boolean;
 }
 
 export interface Firebreak extends RunningServer {
@@ -34,6 +42,8 @@ export interface Firebreak extends RunningServer {
   readonly firstAdminKey: string | undefined;
   /** The syslog listener's bound ports, when it runs. */
   readonly syslogPorts: { readonly udpPort?: number; readonly tcpPort?: number } | undefined;
+  /** Starts detection when `startDetection: false` held it back; otherwise does nothing. */
+  startDetection(): Promise<void>;
 }
 
 /**
@@ -104,13 +114,23 @@ export async function startFirebreak(
       clock,
       version: VERSION,
       bodyLimitBytes: config.bodyLimitBytes,
+      detection: () => detector.stats(),
+      ...(syslog === undefined
+        ? {}
+        : {
+            syslog: () => {
+              const stats = syslog!.stats();
+              return { accepted: stats.appendedEvents, rejected: stats.rejected + stats.tooLong };
+            },
+          }),
+      ...(options.ingestLimits === undefined ? {} : { ingestLimits: options.ingestLimits }),
       logger:
         options.requestLog === false || config.logLevel === 'silent' ? false : { level: config.logLevel },
     });
     await app.listen({ host: config.host, port: config.port });
     closeApp = () => app.close();
     const syslogPorts = syslog === undefined ? undefined : await startSyslog(syslog, config.syslog!.host);
-    await detector.start();
+    if (options.startDetection !== false) await detector.start();
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
@@ -141,6 +161,7 @@ export async function startFirebreak(
       port,
       firstAdminKey,
       syslogPorts,
+      startDetection: () => detector.start(),
       async close() {
         // Detection first: it finishes its batch and saves its checkpoint while the store is open.
         // Then the listener: its stop appends what it still holds (detected on the next start).

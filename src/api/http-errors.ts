@@ -12,6 +12,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorKind, number>> = {
   unsupported: 415,
   unauthorized: 401,
   forbidden: 403,
+  too_many_requests: 429,
   not_found: 404,
   conflict: 409,
   integrity: 500,

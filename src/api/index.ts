@@ -1,4 +1,4 @@
 /** The HTTP API: thin routes over the modules' public functions. */
 export { type ApiKeyInfo, ApiKeyService, hasScope, type Principal, SCOPES, type Scope } from './api-keys.js';
-export { errorBody, HTTP_STATUS } from './http-errors.js';
+export { type ErrorBody, errorBody, HTTP_STATUS } from './http-errors.js';
 export { buildServer, type ServerDeps } from './server.js';

@@ -17,6 +17,8 @@ import type { Store } from '../store/index.js';
 import type { ApiKeyService } from './api-keys.js';
 import { requireScope } from './auth.js';
 import { installErrorHandling } from './http-errors.js';
+import { IngestGate, type IngestGateOptions } from './ingest-gate.js';
+import { type DetectionMetrics, metricsRoutes, type SyslogMetrics } from './metrics.js';
 import { adminRoutes } from './routes/admin-routes.js';
 import { eventRoutes } from './routes/event-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
@@ -41,6 +43,12 @@ export interface ServerDeps {
   /** Pino options, or false for no request log (tests). */
   readonly logger: boolean | { level: string };
   readonly auditCheckTtlMs?: number;
+  /** The detection service's position and counters: its lag gates ingest, /metrics shows them. */
+  readonly detection?: () => Promise<DetectionMetrics>;
+  /** The syslog listener's counters, when it runs. */
+  readonly syslog?: () => SyslogMetrics;
+  /** Backpressure limits (ingest/gate defaults otherwise). */
+  readonly ingestLimits?: Omit<IngestGateOptions, 'lag'>;
 }
 
 function makeAjv(coerceTypes: false | 'array'): Ajv {
@@ -86,7 +94,11 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     },
   });
 
+  const detection = deps.detection ?? (async () => ({ position: 0, lag: 0, alerts: 0, incidentsCreated: 0 }));
+  const gate = new IngestGate({ ...deps.ingestLimits, lag: async () => (await detection()).lag });
+
   await app.register(healthRoutes, {
+    gate,
     store: deps.store,
     audit: deps.audit,
     incidents: deps.incidents,
@@ -94,16 +106,18 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     version: deps.version,
     ...(deps.auditCheckTtlMs === undefined ? {} : { auditCheckTtlMs: deps.auditCheckTtlMs }),
   });
+  await app.register(metricsRoutes, { gate, detection, ...(deps.syslog ? { syslog: deps.syslog } : {}) });
   await app.register(incidentRoutes, { incidents: deps.incidents, keys: deps.keys });
   await app.register(adminRoutes, { keys: deps.keys, audit: deps.audit, store: deps.store });
   await app.register(eventRoutes, {
     events: deps.events,
     keys: deps.keys,
     clock: deps.clock,
+    gate,
     ...(deps.onAppended ? { onAppended: deps.onAppended } : {}),
   });
 
-  await app.register(webhookRoutes, { outside: deps.outside, keys: deps.keys });
+  await app.register(webhookRoutes, { outside: deps.outside, keys: deps.keys, gate });
 
   app.get(
     '/v1/policy',

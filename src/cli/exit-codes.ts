@@ -9,6 +9,7 @@ export const EXIT_CODES: Readonly<Record<ErrorKind, number>> = {
   conflict: 4,
   unauthorized: 5,
   forbidden: 5,
+  too_many_requests: 7,
   integrity: 6,
   unavailable: 7,
   internal: 1,

@@ -178,6 +178,8 @@ export class DetectionService {
   }
 
   async stats(): Promise<DetectionServiceStats> {
+    // The position is the checkpoint's until the first batch, even before start().
+    await this.init();
     const head = await this.options.log.head();
     return {
       running: this.loop !== undefined,

@@ -12,6 +12,7 @@ export type ErrorKind =
   | 'conflict'
   | 'unauthorized'
   | 'forbidden'
+  | 'too_many_requests'
   | 'integrity'
   | 'unavailable'
   | 'internal';
@@ -86,6 +87,14 @@ export const ERROR_CATALOGUE = {
     kind: 'unavailable',
     message:
       'data directory {dir} is in use by another Firebreak process{holder}; stop it first, or set FIREBREAK_DATA_DIR to another directory',
+  },
+  FB_ERR_BACKPRESSURE: {
+    kind: 'unavailable',
+    message: 'detection is {lag} events behind the event log (limit {limit}); send again in {retryAfter} s',
+  },
+  FB_ERR_INGEST_BUSY: {
+    kind: 'too_many_requests',
+    message: '{limit} ingest requests are already in progress; send again in {retryAfter} s',
   },
   FB_ERR_DATABASE_UNAVAILABLE: {
     kind: 'unavailable',

@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { loadConfig, POLICIES_DIR } from '../../src/config/index.js';
 import type { Clock } from '../../src/kernel/index.js';
-import { type Firebreak, startFirebreak } from '../../src/main.js';
+import { type Firebreak, type StartOptions, startFirebreak } from '../../src/main.js';
 import { type DialectName, POSTGRES_URL } from './stores.js';
 
 export const DEFAULT_POLICY = resolve(POLICIES_DIR, 'kct-menswear.yaml');
@@ -47,6 +47,8 @@ export interface TestServer {
 export interface TestServerOptions {
   readonly clock?: Clock;
   readonly policyFile?: string;
+  readonly ingestLimits?: StartOptions['ingestLimits'];
+  readonly startDetection?: boolean;
 }
 
 /** Settings as startFirebreak sees them, from overrides alone. */
@@ -93,6 +95,8 @@ export async function startTestServer(
       announce: (line) => announced.push(line),
       requestLog: false,
       ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.ingestLimits ? { ingestLimits: options.ingestLimits } : {}),
+      ...(options.startDetection === undefined ? {} : { startDetection: options.startDetection }),
     });
 
   let server: Firebreak;

@@ -24,6 +24,7 @@ import {
 import { type Clock, FirebreakError } from '../../kernel/index.js';
 import type { ApiKeyService } from '../api-keys.js';
 import { principalOf, requireScope } from '../auth.js';
+import { admitIngest, type IngestGate } from '../ingest-gate.js';
 import {
   AUTH_ERRORS,
   ErrorSchema,
@@ -39,6 +40,8 @@ export interface EventRoutesOptions {
   readonly keys: ApiKeyService;
   readonly clock: Clock;
   readonly onAppended?: () => void;
+  /** Backpressure: refuses before the body is read; counts what is accepted and rejected. */
+  readonly gate: IngestGate;
 }
 
 const tags = ['events'];
@@ -51,7 +54,7 @@ class ParsedBatch {
 
 export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async (
   app,
-  { events, keys, clock, onAppended },
+  { events, keys, clock, onAppended, gate },
 ) => {
   app.removeAllContentTypeParsers();
   for (const [mediaType, format] of Object.entries(INGEST_MEDIA_TYPES)) {
@@ -69,12 +72,12 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
   app.post(
     '/v1/events',
     {
-      onRequest: requireScope(keys, 'ingest'),
+      onRequest: [requireScope(keys, 'ingest'), admitIngest(gate)],
       schema: {
         tags,
         summary: 'Send events; answered once the accepted ones are in the durable log',
         description:
-          'Bulk semantics: good events are accepted, bad ones reported by index with the reason (still 200). A body that is not JSON at all is a 400.',
+          'Bulk semantics: good events are accepted, bad ones reported by index with the reason (still 200). A body that is not JSON at all is a 400. 503 (`FB_ERR_BACKPRESSURE`) when detection is too far behind, 429 (`FB_ERR_INGEST_BUSY`) when too many requests are in progress; both with `Retry-After`, and nothing is stored.',
         consumes: MEDIA_TYPES,
         headers: IngestHeaders,
         body: IngestBody,
@@ -83,6 +86,8 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
           ...AUTH_ERRORS,
           413: ErrorSchema,
           415: ErrorSchema,
+          429: ErrorSchema,
+          503: ErrorSchema,
         },
       },
     },
@@ -97,7 +102,11 @@ export const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async 
         idempotency: key === undefined ? undefined : { keyId: principalOf(request).keyId, key },
       });
       if (replayed) reply.header('idempotent-replayed', 'true');
-      else if (answer.accepted > 0) onAppended?.();
+      else {
+        gate.counts.accepted += answer.accepted;
+        gate.counts.rejected += answer.rejected.length;
+        if (answer.accepted > 0) onAppended?.();
+      }
       return answer;
     },
   );

@@ -1,5 +1,6 @@
 /**
  * GET /health, without a key: is the server up, can it reach its database, and the
+ * ingest backpressure (detection's lag against its limit, requests in flight), and the
  * `security_status` the KCT plan's first assessment command reads
  * (`curl -s https://shop/health | jq '.security_status'`).
  */
@@ -8,6 +9,7 @@ import type { AuditLog, AuditVerification } from '../../audit/index.js';
 import type { IncidentService, SecuritySummary } from '../../incidents/index.js';
 import type { Clock } from '../../kernel/index.js';
 import type { Store } from '../../store/index.js';
+import type { IngestGate } from '../ingest-gate.js';
 
 export interface HealthRoutesOptions {
   readonly store: Store;
@@ -17,10 +19,12 @@ export interface HealthRoutesOptions {
   readonly version: string;
   /** How long a verification of the audit chain is reused; /health is unauthenticated. */
   readonly auditCheckTtlMs?: number;
+  /** Backpressure: its cached lag and requests in flight. */
+  readonly gate: IngestGate;
 }
 
 export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = async (app, options) => {
-  const { store, audit, incidents, clock } = options;
+  const { store, audit, incidents, clock, gate } = options;
   const ttl = options.auditCheckTtlMs ?? 10_000;
   let cached: { at: number; result: AuditVerification } | undefined;
 
@@ -49,12 +53,16 @@ export const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = asyn
           security_status: null,
         });
       }
-      const [auditChain, summary]: [Awaited<ReturnType<typeof auditStatus>>, SecuritySummary] =
-        await Promise.all([auditStatus(), incidents.securitySummary()]);
+      const [auditChain, summary, ingest]: [
+        Awaited<ReturnType<typeof auditStatus>>,
+        SecuritySummary,
+        Awaited<ReturnType<IngestGate['state']>>,
+      ] = await Promise.all([auditStatus(), incidents.securitySummary(), gate.state()]);
       return {
-        status: auditChain.intact ? 'ok' : 'degraded',
+        status: auditChain.intact && !ingest.backpressure ? 'ok' : 'degraded',
         version: options.version,
         database: { reachable: true, dialect: store.dialect },
+        ingest,
         security_status: {
           audit_chain: auditChain,
           open_incidents: summary.open_by_severity,

@@ -21,11 +21,14 @@ import { type FirebreakError, isFirebreakError } from '../../kernel/index.js';
 import { type ApiKeyService, hasScope, type Principal } from '../api-keys.js';
 import { actorOf, requireScope } from '../auth.js';
 import { errorBody, HTTP_STATUS, toFirebreakError } from '../http-errors.js';
+import { admitIngest, type IngestGate } from '../ingest-gate.js';
 import { AUTH_ERRORS, ErrorSchema } from '../schemas.js';
 
 export interface WebhookRoutesOptions {
   readonly outside: OutsideAlertService;
   readonly keys: ApiKeyService;
+  /** Backpressure, shared with POST /v1/events. */
+  readonly gate: IngestGate;
 }
 
 /** A notification carries the whole group; Alertmanager's max_alerts bounds it at the source. */
@@ -82,6 +85,7 @@ const PagerDutyAccepted = Type.Object({
   message: Type.String(),
   dedup_key: Type.String(),
 });
+const PagerDutyThrottled = Type.Object({ status: Type.String(), message: Type.String() });
 const PagerDutyInvalid = Type.Object({
   status: Type.String(),
   message: Type.String(),
@@ -93,7 +97,10 @@ export const webhookRoutes: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = as
   await app.register(pagerDutyRoute, options);
 };
 
-const alertmanagerRoute: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = async (app, { outside, keys }) => {
+const alertmanagerRoute: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = async (
+  app,
+  { outside, keys, gate },
+) => {
   // The route's own body limit, named in its 413.
   setErrorHandler(app, (raw, contentType) => {
     const error = toFirebreakError(raw, ALERTMANAGER_MAX_BODY_BYTES, contentType);
@@ -103,7 +110,7 @@ const alertmanagerRoute: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = async
   app.post(
     '/v1/webhooks/alertmanager',
     {
-      onRequest: requireScope(keys, 'ingest'),
+      onRequest: [requireScope(keys, 'ingest'), admitIngest(gate)],
       bodyLimit: ALERTMANAGER_MAX_BODY_BYTES,
       schema: {
         tags: ['webhooks'],
@@ -111,7 +118,14 @@ const alertmanagerRoute: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = async
         description:
           "Each alert `firing` opens a Firebreak alert unless its groupKey and fingerprint have an open one; each `resolved` resolves that open alert (recorded on the incident's timeline; the incident stays as the responders leave it).",
         body: AlertmanagerBody,
-        response: { 200: AlertmanagerAnswer, ...AUTH_ERRORS, 413: ErrorSchema, 415: ErrorSchema },
+        response: {
+          200: AlertmanagerAnswer,
+          ...AUTH_ERRORS,
+          413: ErrorSchema,
+          415: ErrorSchema,
+          429: ErrorSchema,
+          503: ErrorSchema,
+        },
       },
     },
     async (request) => {
@@ -121,7 +135,10 @@ const alertmanagerRoute: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = async
   );
 };
 
-const pagerDutyRoute: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = async (app, { outside, keys }) => {
+const pagerDutyRoute: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = async (
+  app,
+  { outside, keys, gate },
+) => {
   // Every failure in PagerDuty's shape: its senders read nothing else.
   setErrorHandler(app, (raw, contentType) => {
     const error = toFirebreakError(raw, PAGERDUTY_MAX_BODY_BYTES, contentType);
@@ -137,14 +154,23 @@ const pagerDutyRoute: FastifyPluginAsyncTypebox<WebhookRoutesOptions> = async (a
     '/v2/enqueue',
     {
       bodyLimit: PAGERDUTY_MAX_BODY_BYTES,
+      // Before the body is read. PagerDuty answers every throttling with 429, so both refusals do.
+      onRequest: async (_request, reply) => {
+        const refusal = await gate.admit(reply);
+        if (refusal === undefined) return;
+        return reply
+          .status(429)
+          .header('retry-after', String(refusal.retryAfter))
+          .send({ status: 'throttle exceeded', message: refusal.error.message });
+      },
       schema: {
         tags: ['webhooks'],
         summary: 'PagerDuty Events API v2 (alert events): trigger, acknowledge, resolve',
         description:
-          'The `routing_key` is a Firebreak API key with scope `ingest`. Answers as PagerDuty does: 202 `{status, message, dedup_key}`, or 400 `{status: "invalid event", message, errors}`.',
+          'The `routing_key` is a Firebreak API key with scope `ingest`. Answers as PagerDuty does: 202 `{status, message, dedup_key}`, 400 `{status: "invalid event", message, errors}`, or 429 `{status: "throttle exceeded", message}` with `Retry-After` when Firebreak is busy or detection is behind.',
         security: [],
         body: Type.Unknown({ description: 'a PagerDuty Events API v2 alert event' }),
-        response: { 202: PagerDutyAccepted, 400: PagerDutyInvalid },
+        response: { 202: PagerDutyAccepted, 400: PagerDutyInvalid, 429: PagerDutyThrottled },
       },
     },
     async (request, reply) => {
