@@ -669,11 +669,3 @@ export function createAggregator(node: AggregateNode): Aggregator {
       return new StepsAggregator(windowMs, node.inputs.length, agg.kind === 'sequence', threshold, windowMs);
   }
 }
-
-/** How long after a group's newest event its state can still matter (for eviction). */
-export function horizonOf(node: AggregateNode): number {
-  const agg = node.aggregation;
-  if (agg.kind === 'baseline') return (agg.windows + 1) * node.windowMs;
-  if (agg.kind === 'first_seen') return agg.lookbackMs;
-  return node.windowMs;
-}

@@ -14,7 +14,7 @@
  *  - An event missing a group-by field is not counted by that rule (`ungrouped`).
  */
 import type { EcsEvent } from '../events/index.js';
-import { type Aggregator, createAggregator, Evaluation, type GroupState, horizonOf } from './aggregators.js';
+import { type Aggregator, createAggregator, Evaluation, type GroupState } from './aggregators.js';
 import { type Alert, alertFingerprint, type EventRef } from './alert.js';
 import { NO_TIME } from './count-series.js';
 import { allowedByCalendar, DEFAULT_CALENDAR, type DetectionCalendar } from './detection-calendar.js';
@@ -87,7 +87,6 @@ interface SharedMatcher {
 
 interface FilterRuntime {
   readonly node: FilterNode;
-  readonly detection: CompiledDetection;
   readonly matcher: SharedMatcher;
   readonly metaFilters: readonly CompiledDetection[];
   readonly consumers: Consumer[];
@@ -118,7 +117,6 @@ interface AggregateRuntime {
   /** Per input: the shared group key of the current event. */
   readonly keys: readonly GroupKeyMemo[];
   readonly consumers: Consumer[];
-  readonly horizonMs: number;
   readonly sweepEveryMs: number;
   nextSweep: number;
 }
@@ -171,11 +169,6 @@ export class DetectionEngine {
       });
     }
     this.buildIndex();
-  }
-
-  /** Node ids in load order (hidden halves of Firebreak rules included). */
-  get ruleIds(): readonly string[] {
-    return [...this.byId.keys()];
   }
 
   /**
@@ -442,7 +435,6 @@ export class DetectionEngine {
     }
     const rt: FilterRuntime = {
       node,
-      detection: matcher.detection,
       matcher,
       metaFilters: node.metaFilters.map((x) => compileDetection(x.detection)),
       consumers: [],
@@ -456,7 +448,6 @@ export class DetectionEngine {
   }
 
   private addAggregate(node: AggregateNode): void {
-    const horizonMs = horizonOf(node);
     const rt: AggregateRuntime = {
       node,
       aggregator: createAggregator(node),
@@ -464,7 +455,6 @@ export class DetectionEngine {
       readers: node.inputs.map((input) => node.groupBy.map((g) => compileFieldPath(input.fieldFor[g] ?? g))),
       keys: node.inputs.map((input) => this.keyMemo(node.groupBy.map((g) => input.fieldFor[g] ?? g))),
       consumers: [],
-      horizonMs,
       sweepEveryMs: Math.max(MIN_SWEEP_EVERY_MS, Math.floor(node.windowMs / 2)),
       nextSweep: 0,
     };
@@ -495,12 +485,12 @@ export class DetectionEngine {
   private buildIndex(): void {
     const popularity = new Map<string, number>();
     for (const f of this.filters) {
-      for (const field of f.detection.requiredEquals.keys())
+      for (const field of f.matcher.detection.requiredEquals.keys())
         popularity.set(field, (popularity.get(field) ?? 0) + 1);
     }
     for (const f of this.filters) {
       let best: string | undefined;
-      for (const field of f.detection.requiredEquals.keys()) {
+      for (const field of f.matcher.detection.requiredEquals.keys()) {
         if (best === undefined || popularity.get(field)! > popularity.get(best)!) best = field;
       }
       if (best === undefined) {
@@ -512,7 +502,7 @@ export class DetectionEngine {
         entry = { read: compileFieldPath(best), rules: new Map() };
         this.index.set(best, entry);
       }
-      for (const value of f.detection.requiredEquals.get(best)!) {
+      for (const value of f.matcher.detection.requiredEquals.get(best)!) {
         const list = entry.rules.get(value);
         if (list === undefined) entry.rules.set(value, [f]);
         else list.push(f);

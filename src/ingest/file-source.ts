@@ -1,7 +1,8 @@
 /**
  * Reads events from a log file (or stdin) as it streams, in the format given or recognised
  * from its first lines. Memory stays flat whatever the file's size, except for a JSON array,
- * which can only be read whole. The one reader for `firebreak detect` (and `firebreak ingest`).
+ * which can only be read whole. `firebreak detect` reads through it; `firebreak ingest`, which
+ * must wait for the server and resume after an offset, pulls chunks through file-follower.ts.
  */
 import { createReadStream, statSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
