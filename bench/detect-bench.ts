@@ -10,6 +10,7 @@
 import { fileURLToPath } from 'node:url';
 import { DetectionEngine, loadRules, readRuleFiles } from '../src/detect/index.js';
 import { createLineParser, type EcsEvent } from '../src/events/index.js';
+import { buildShopTraffic } from './shop-traffic.js';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const GROUPS = Number(process.env.BENCH_GROUPS ?? 1_000_000);
@@ -19,89 +20,6 @@ const JITTER_MS = Number(process.env.BENCH_JITTER_MS ?? 2000);
 /** The pack in the repository (this file runs from dist-bench/bench/). */
 const RULES_DIR = fileURLToPath(new URL('../../rules/', import.meta.url));
 const START = Date.parse('2026-11-23T08:00:00Z');
-
-/** A deterministic pseudo-random sequence, so every run measures the same events. */
-function random(seed: number): () => number {
-  let x = seed >>> 0;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 4_294_967_296;
-  };
-}
-
-/**
- * A shop's traffic with an attack in it: mostly web requests from a few thousand addresses,
- * logins (some failing, some admins), payments, data access, file transfers and order access,
- * about 300 events a second over an hour, a little out of order as real collectors deliver.
- */
-function buildEvents(count: number): string[] {
-  const rnd = random(42);
-  const pick = <T>(items: readonly T[]): T => items[Math.floor(rnd() * items.length)]!;
-  const services = ['storefront', 'checkout', 'admin-api'];
-  const countries = ['US', 'CA', 'GB', 'DE', 'FR', 'IT'];
-  const home = (user: string) => countries[user.length % 3]!;
-  const lines: string[] = [];
-  for (let i = 0; i < count; i++) {
-    const at = START + Math.floor(i * 3.6) - Math.floor(rnd() * JITTER_MS);
-    const ip = `198.51.${Math.floor(rnd() * 20)}.${Math.floor(rnd() * 250)}`;
-    const user = `customer${Math.floor(rnd() * 5000)}`;
-    const r = rnd();
-    let event: Record<string, unknown>;
-    if (r < 0.7) {
-      const status = rnd() < 0.02 ? 503 : rnd() < 0.1 ? 404 : 200;
-      event = {
-        event: {
-          action: 'request',
-          category: ['web'],
-          outcome: status >= 400 ? 'failure' : 'success',
-          duration: Math.floor(2e7 + rnd() * 8e7),
-        },
-        http: { request: { method: pick(['GET', 'GET', 'POST']) }, response: { status_code: status } },
-        url: { path: pick(['/', '/products/blazer', '/cart', '/checkout', '/api/orders']) },
-        source: { ip },
-        service: { name: pick(services) },
-      };
-    } else if (r < 0.85) {
-      const admin = rnd() < 0.05;
-      event = {
-        event: {
-          action: 'login',
-          category: ['authentication'],
-          outcome: rnd() < 0.2 ? 'failure' : 'success',
-        },
-        user: admin ? { name: `admin${Math.floor(rnd() * 5)}`, roles: ['admin'] } : { name: user },
-        // Customers log in from their home country, and now and then from abroad.
-        source: { ip, geo: { country_iso_code: rnd() < 0.02 ? pick(countries) : home(user) } },
-      };
-    } else if (r < 0.92) {
-      event = {
-        event: { action: 'payment', category: ['process'], outcome: rnd() < 0.05 ? 'failure' : 'success' },
-        user: { name: user },
-        source: { ip },
-      };
-    } else if (r < 0.96) {
-      event = {
-        event: { action: 'data-access', category: ['database'] },
-        user: { name: pick(['reporting', 'support1', 'support2']) },
-        firebreak: { records: Math.floor(rnd() * 40) },
-      };
-    } else if (r < 0.98) {
-      event = {
-        event: { action: pick(['file-upload', 'file-download']), category: ['file'] },
-        user: { name: user },
-      };
-    } else {
-      event = {
-        event: { action: 'order-access', category: ['web'], outcome: rnd() < 0.1 ? 'failure' : 'success' },
-        user: { name: user },
-      };
-    }
-    lines.push(JSON.stringify({ '@timestamp': new Date(at).toISOString(), ...event }));
-  }
-  return lines;
-}
 
 function best(label: string, run: () => number): number {
   let top = 0;
@@ -163,7 +81,14 @@ function main(): void {
   const nodes = loadRules(readRuleFiles(RULES_DIR));
   const rules = nodes.filter((n) => !n.id.includes('/')).length;
   const memory = heapPerGroup(nodes);
-  const lines = buildEvents(EVENTS);
+  // About 300 events a second over an hour, from 5,000 addresses and 5,000 customers.
+  const lines = buildShopTraffic(EVENTS, {
+    startMs: START,
+    spacingMs: 3.6,
+    jitterMs: JITTER_MS,
+    addresses: 5000,
+    customers: 5000,
+  });
   const ndjson = `${lines.join('\n')}\n`;
   const parse = createLineParser('ecs');
   const parsed: { event: EcsEvent; epochMs: number }[] = [];

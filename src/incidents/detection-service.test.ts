@@ -268,6 +268,33 @@ for (const d of DIALECTS) {
       expect(await again.stats()).toMatchObject({ events: 0, position: range.last, lag: 0 });
     });
 
+    it('saves the checkpoint once idle for a poll, not on every catch-up under steady traffic', async () => {
+      const saves: number[] = [];
+      const counting = {
+        read: log.read.bind(log),
+        head: log.head.bind(log),
+        getCheckpoint: log.getCheckpoint.bind(log),
+        saveCheckpoint: (consumer: string, seq: number, state?: unknown) => {
+          saves.push(seq);
+          return log.saveCheckpoint(consumer, seq, state);
+        },
+      };
+      const s = service({ log: counting, pollMs: 200 });
+      await s.start();
+      // Requests 20 ms apart, each caught up at once: under a poll apart, so no save.
+      let last = 0;
+      for (let i = 0; i < 8; i++) {
+        last = (await append([login('dana', i * 1000, 'success')])).last;
+        s.notify();
+        await until(async () => (await s.stats()).position === last);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(saves).toEqual([]);
+      // Then quiet: the next poll finds nothing again and saves.
+      await until(async () => saves.length > 0);
+      expect(saves).toEqual([last]);
+    });
+
     it('reports its lag behind the log', async () => {
       await append(failures('dana', 3));
       const s = service();

@@ -4,7 +4,7 @@ import { DIALECTS, freshStore, POSTGRES_URL, type TestStore } from '../../test/h
 import type { EcsEvent } from '../events/index.js';
 import { FirebreakError, VirtualClock } from '../kernel/index.js';
 import { openStore, type Store } from '../store/index.js';
-import { type AppendOptions, EventLog, type LoggedEvent } from './event-log.js';
+import { type AppendOptions, EventLog, type LoggedEvent, RECENT_EVENTS } from './event-log.js';
 
 const T0 = Date.parse('2026-03-02T10:00:00.000Z');
 const DAY = 86_400_000;
@@ -120,6 +120,35 @@ for (const d of DIALECTS) {
         const read = await log.read(0, 2000);
         expect(read.map((e) => e.seq)).toEqual(range(1, 1234));
         expect(read.map((e) => e.epochMs)).toEqual(range(0, 1233).map((i) => T0 + i * 1000));
+      });
+
+      it('serves recent appends from memory exactly as the database has them', async () => {
+        const big: EcsEvent = { '@timestamp': new Date(T0).toISOString(), message: 'x'.repeat(5000) };
+        await log.append(
+          [
+            login(0),
+            // The text a client sent (spaced out) stands for the event; it must parse to it.
+            { ...login(1), json: JSON.stringify(login(1).event, null, 2) },
+            { event: big, epochMs: T0 },
+          ],
+          options(),
+        );
+        await appendN(3, 2);
+        const fromDatabase = new EventLog({ store: await secondStore(), clock });
+        const all = await fromDatabase.read(0, 100);
+        expect(all.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
+        expect(await log.read(0, 100)).toEqual(all);
+        expect(await log.read(1, 3)).toEqual(all.slice(1, 4));
+        expect(all[2]!.event).toEqual(big);
+      });
+
+      it('reads past what it keeps in memory from the database', async () => {
+        const total = RECENT_EVENTS + 1500;
+        for (let start = 0; start < total; start += 5000) await appendN(start, Math.min(5000, total - start));
+        const fromDatabase = new EventLog({ store: await secondStore(), clock });
+        // The oldest 1,500 are no longer in memory: a read spanning the edge joins both.
+        expect(await log.read(1400, 300)).toEqual(await fromDatabase.read(1400, 300));
+        expect((await log.read(total - 2, 10)).map((e) => e.seq)).toEqual([total - 1, total]);
       });
 
       it('keeps unicode and nested values exactly', async () => {

@@ -17,7 +17,7 @@
  * resolves; on PostgreSQL a commit is durable per the server's `fsync` and `synchronous_commit`.
  */
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
-import { sql } from 'kysely';
+import { CompiledQuery, sql } from 'kysely';
 import type { EcsEvent } from '../events/index.js';
 import { type Clock, FirebreakError } from '../kernel/index.js';
 import type { Database, Kysely, Store, Transaction } from '../store/index.js';
@@ -36,6 +36,11 @@ export const SEARCH_MAX_RANGE_MS = 31 * 24 * 60 * 60 * 1000;
 /** Retention deletes in steps of this many events, so no single statement holds the lock for long. */
 const PRUNE_STEP = 10_000;
 const SEARCH_PAGE = 1_000;
+/**
+ * Events kept in memory after their append commits, so the detection service (which reads right
+ * behind the head) gets them without reading and parsing them again. About 1 KiB each.
+ */
+export const RECENT_EVENTS = 20_000;
 
 export interface LoggedEvent {
   readonly seq: number;
@@ -119,6 +124,14 @@ export interface EventLogDeps {
   readonly clock: Clock;
 }
 
+/** An event to append: `json` is its JSON text when the caller has it (the line it was parsed from). */
+export interface AppendEvent {
+  readonly event: EcsEvent;
+  readonly epochMs: number;
+  /** Must parse to `event`; saves serialising it again. */
+  readonly json?: string | undefined;
+}
+
 interface EncodedEvent {
   readonly epochMs: number;
   readonly event: string | null;
@@ -127,6 +140,15 @@ interface EncodedEvent {
 
 export class EventLog {
   private readonly db: Kysely<Database>;
+  /**
+   * The last RECENT_EVENTS events this process appended, by seq, in insertion order. Only
+   * committed events go in, so whatever `read` serves from here is what the database holds.
+   * Another process appending to the same database leaves gaps here; `read` serves only an
+   * unbroken run of seqs from it and goes to the database for the rest.
+   */
+  private readonly recent = new Map<number, LoggedEvent>();
+  /** INSERT statements by row count: compiled once, not per batch (Kysely's compile is per call). */
+  private readonly insertSql = new Map<number, string>();
 
   constructor(private readonly deps: EventLogDeps) {
     this.db = deps.store.db;
@@ -145,23 +167,39 @@ export class EventLog {
    * });
    * reply.code(202).send(result.answer);
    */
-  async append(
-    events: readonly { readonly event: EcsEvent; readonly epochMs: number }[],
-    options: AppendOptions,
-  ): Promise<AppendResult> {
+  async append(events: readonly AppendEvent[], options: AppendOptions): Promise<AppendResult> {
     // Encoding (and deflating) happens before the transaction, not while holding the head lock.
-    const encoded = events.map(({ event, epochMs }) => {
+    const encoded = events.map(({ event, epochMs, json }) => {
       if (!Number.isSafeInteger(epochMs)) throw new RangeError(`EventLog.append: epochMs ${epochMs}`);
-      return encodeEvent(event, epochMs);
+      return encodeEvent(json ?? JSON.stringify(event), epochMs);
     });
+    let result: AppendResult;
     try {
-      return await this.appendOnce(encoded, options);
+      result = await this.appendOnce(encoded, options);
     } catch (error) {
       // Appends of one key queue on the head lock, so the second sees the first's record. Should
       // one slip past that (a writer that does not take the lock), the unique key still refuses
       // the second batch: its transaction rolls back, and a retry finds and returns the first answer.
-      if (options.idempotency && isUniqueViolation(error)) return this.appendOnce(encoded, options);
-      throw error;
+      if (options.idempotency && isUniqueViolation(error)) result = await this.appendOnce(encoded, options);
+      else throw error;
+    }
+    if (!result.replayed) this.remember(events, result.first, options);
+    return result;
+  }
+
+  /** Keeps a committed append's events for `read`, dropping the oldest past RECENT_EVENTS. */
+  private remember(events: readonly AppendEvent[], first: number, options: AppendOptions): void {
+    const receivedAt = options.receivedAt.toISOString();
+    for (let i = 0; i < events.length; i++) {
+      const { event, epochMs } = events[i]!;
+      this.recent.set(first + i, { seq: first + i, receivedAt, epochMs, source: options.source, event });
+    }
+    if (this.recent.size > RECENT_EVENTS) {
+      let excess = this.recent.size - RECENT_EVENTS;
+      for (const seq of this.recent.keys()) {
+        if (excess-- === 0) break;
+        this.recent.delete(seq);
+      }
     }
   }
 
@@ -185,20 +223,19 @@ export class EventLog {
 
       const receivedAt = options.receivedAt.toISOString();
       for (let start = 0; start < encoded.length; start += APPEND_CHUNK_ROWS) {
-        const chunk = encoded.slice(start, start + APPEND_CHUNK_ROWS);
-        await trx
-          .insertInto('event_log')
-          .values(
-            chunk.map((e, i) => ({
-              seq: head + start + i + 1,
-              received_at: receivedAt,
-              event_time: e.epochMs,
-              source: options.source,
-              event: e.event,
-              event_deflated: e.deflated,
-            })),
-          )
-          .execute();
+        const rows = Math.min(APPEND_CHUNK_ROWS, encoded.length - start);
+        const parameters: unknown[] = new Array(rows * 6);
+        for (let i = 0; i < rows; i++) {
+          const e = encoded[start + i]!;
+          const at = i * 6;
+          parameters[at] = head + start + i + 1;
+          parameters[at + 1] = receivedAt;
+          parameters[at + 2] = e.epochMs;
+          parameters[at + 3] = options.source;
+          parameters[at + 4] = e.event;
+          parameters[at + 5] = e.deflated;
+        }
+        await trx.executeQuery(CompiledQuery.raw(this.insertStatement(rows), parameters));
       }
       const range: AppendRange = { first: head + 1, last: head + encoded.length, count: encoded.length };
       if (encoded.length > 0) {
@@ -221,6 +258,22 @@ export class EventLog {
       }
       return { ...range, answer: JSON.parse(answerJson), replayed: false };
     });
+  }
+
+  /** `insert into event_log (...) values (...), ...` for `rows` rows, in the store's placeholders. */
+  private insertStatement(rows: number): string {
+    let text = this.insertSql.get(rows);
+    if (text === undefined) {
+      const postgres = this.deps.store.dialect === 'postgres';
+      const tuples: string[] = [];
+      for (let i = 0; i < rows; i++) {
+        const p = (k: number) => (postgres ? `$${i * 6 + k}` : '?');
+        tuples.push(`(${p(1)}, ${p(2)}, ${p(3)}, ${p(4)}, ${p(5)}, ${p(6)})`);
+      }
+      text = `insert into "event_log" ("seq", "received_at", "event_time", "source", "event", "event_deflated") values ${tuples.join(', ')}`;
+      this.insertSql.set(rows, text);
+    }
+    return text;
   }
 
   /**
@@ -249,14 +302,24 @@ export class EventLog {
   /** Up to `limit` events after `afterSeq`, in seq order. */
   async read(afterSeq: number, limit: number): Promise<LoggedEvent[]> {
     if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`EventLog.read: limit ${limit}`);
+    const cached: LoggedEvent[] = [];
+    for (let seq = afterSeq + 1; cached.length < limit; seq++) {
+      const logged = this.recent.get(seq);
+      if (logged === undefined) break;
+      cached.push(logged);
+    }
+    // The rest from the database: past a gap (another process's appends) or the cache's end.
+    const rest = limit - cached.length;
+    if (rest === 0) return cached;
     const rows = await this.db
       .selectFrom('event_log')
       .selectAll()
-      .where('seq', '>', afterSeq)
+      .where('seq', '>', afterSeq + cached.length)
       .orderBy('seq', 'asc')
-      .limit(limit)
+      .limit(rest)
       .execute();
-    return rows.map(toLoggedEvent);
+    for (const row of rows) cached.push(this.recent.get(Number(row.seq)) ?? toLoggedEvent(row));
+    return cached;
   }
 
   /** The highest seq ever appended (retention does not lower it); 0 for a new log. */
@@ -337,6 +400,11 @@ export class EventLog {
       boundary = Math.max(boundary, Number(row?.seq ?? 0));
     }
 
+    // What retention deletes is gone for readers too.
+    for (const seq of this.recent.keys()) {
+      if (seq > boundary) break;
+      this.recent.delete(seq);
+    }
     let deleted = 0;
     const overrun: { consumer: string; seq: number; skippedTo: number; lost: number }[] = [];
     const oldest = await this.db
@@ -473,10 +541,10 @@ function scalarEquals(value: unknown, expected: string): boolean {
   return false;
 }
 
-function encodeEvent(event: EcsEvent, epochMs: number): EncodedEvent {
-  const json = JSON.stringify(event);
-  const bytes = Buffer.byteLength(json);
-  if (bytes > COMPRESS_MIN_BYTES) {
+function encodeEvent(json: string, epochMs: number): EncodedEvent {
+  // A UTF-16 unit is at most 3 UTF-8 bytes: short texts need no byte count.
+  if (json.length * 3 > COMPRESS_MIN_BYTES && Buffer.byteLength(json) > COMPRESS_MIN_BYTES) {
+    const bytes = Buffer.byteLength(json);
     const deflated = deflateRawSync(json);
     if (deflated.length <= bytes * (1 - COMPRESS_MIN_SAVING)) return { epochMs, event: null, deflated };
   }

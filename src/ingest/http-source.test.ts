@@ -147,6 +147,18 @@ describe('parseEventBatch', () => {
     ]);
   });
 
+  it('ndjson: keeps a line as the event JSON only when the event is exactly that line', () => {
+    const plain = '{"@timestamp":"2026-03-02T10:00:00.000Z","event":{"action":"login"}}';
+    const dotted = '{"@timestamp":"2026-03-02T10:00:00.000Z","event.action":"login"}';
+    const shortTime = '{"@timestamp":"2026-03-02T10:00:00Z","event":{"action":"login"}}';
+    const batch = parseEventBatch(`${plain}\n${dotted}\n${shortTime}\n`, 'ndjson');
+    expect(batch.events.map((e) => e.json)).toEqual([plain, undefined, undefined]);
+    // Whatever is kept parses back to the event as it will be stored.
+    expect(JSON.parse(batch.events[0]!.json!)).toEqual(batch.events[0]!.event);
+    expect(batch.events[1]!.event).toEqual(batch.events[0]!.event);
+    expect(batch.events[2]!.event).toEqual(batch.events[0]!.event);
+  });
+
   it('ndjson: refused whole when no line is JSON, naming the first bad line', () => {
     expect(() => parseEventBatch('\n\nfirst bad\nsecond bad\n', 'ndjson')).toThrowError(/line 3: not JSON/);
     expect(() => parseEventBatch('\n \n', 'ndjson')).toThrowError(/the body is empty/);

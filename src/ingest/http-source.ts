@@ -158,7 +158,8 @@ export interface BatchRejection {
 }
 
 export interface EventBatch {
-  readonly events: ParsedEvent[];
+  /** With `json` when the event is exactly its NDJSON line, so the log need not serialise it again. */
+  readonly events: (ParsedEvent & { readonly json?: string })[];
   readonly rejected: BatchRejection[];
 }
 
@@ -228,9 +229,13 @@ function parseNdjsonBatch(text: string, maxEvents: number): EventBatch {
       continue;
     }
     anyJson = true;
+    const stamp = (value as { '@timestamp'?: unknown } | null)?.['@timestamp'];
     const result = ecsEventFromJson(value);
     if (typeof result === 'string') batch.rejected.push({ index, line: lineNo, reason: result });
-    else batch.events.push(result);
+    else if (result.event === value && result.event['@timestamp'] === stamp) {
+      // Taken as it was (no dotted keys, time already canonical): the line is the event's JSON.
+      batch.events.push({ event: result.event, epochMs: result.epochMs, json: line });
+    } else batch.events.push(result);
     index++;
   }
   if (!anyJson) {
