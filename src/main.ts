@@ -10,7 +10,7 @@ import { ApiKeyService, buildServer } from './api/index.js';
 import { AuditLog } from './audit/index.js';
 import { type CliDeps, type Output, type RunningServer, runCli } from './cli/index.js';
 import { BUILTIN_RULES_DIR, type FirebreakConfig } from './config/index.js';
-import { calendarFromPolicy, loadRules, readRuleFiles } from './detect/index.js';
+import { calendarFromPolicy, loadRules, type RuleNode, readRuleFiles } from './detect/index.js';
 import { AlertGrouper, DetectionService, IncidentService, OutsideAlertService } from './incidents/index.js';
 import { EventLog, SyslogListener } from './ingest/index.js';
 import { type Clock, FirebreakError, systemClock } from './kernel/index.js';
@@ -58,7 +58,8 @@ export async function startFirebreak(
   const announce = options.announce ?? ((line: string) => console.log(line));
   // The policy first: a typo in it should stop the start before the database is touched.
   const policy = loadPolicyFile(config.policyFile);
-  const rules = loadRules(readRuleFiles(BUILTIN_RULES_DIR));
+  const ruleDirs = [...(config.builtinRules ? [BUILTIN_RULES_DIR] : []), ...config.ruleDirs];
+  const rules = loadServerRules(ruleDirs);
   const store = await openStore({
     dataDir: config.dataDir,
     databaseUrl: config.databaseUrl,
@@ -139,7 +140,8 @@ export async function startFirebreak(
     announce(`storage: ${store.dialect} at ${store.location}`);
     announce(`policy: ${policy.name} (${config.policyFile})`);
     // Hidden halves of Firebreak rules (`id/filter`) are not rules a person wrote.
-    announce(`detection: ${rules.filter((r) => !r.id.includes('/')).length} rules (the built-in pack)`);
+    const from = [...(config.builtinRules ? ['the built-in pack'] : []), ...config.ruleDirs].join(', ');
+    announce(`detection: ${rules.filter((r) => !r.id.includes('/')).length} rules (${from})`);
     if (syslogPorts) {
       const where = [
         syslogPorts.udpPort === undefined ? '' : `udp ${config.syslog!.host}:${syslogPorts.udpPort}`,
@@ -176,6 +178,29 @@ export async function startFirebreak(
     await syslog?.stop();
     await closeApp?.();
     await store.close();
+    throw error;
+  }
+}
+
+/**
+ * The rules the server runs. None at all (no pack, no folder) refuses to start: a server that
+ * detects nothing would look healthy. Every bad rule is printed as `file:line path: reason`
+ * before the error, as `firebreak rules check` prints them.
+ */
+function loadServerRules(dirs: readonly string[]): RuleNode[] {
+  if (dirs.length === 0) {
+    throw new FirebreakError('FB_ERR_CONFIG_INVALID', {
+      source: 'rules',
+      problem: 'no rules: builtin_rules is false and no rule folder is given (rules: or FIREBREAK_RULES)',
+    });
+  }
+  try {
+    return loadRules(dirs.flatMap((dir) => readRuleFiles(dir)));
+  } catch (error) {
+    if (error instanceof FirebreakError && error.details.length > 1) {
+      // Each detail's path is already `file:line field`.
+      for (const d of error.details) console.error(`firebreak: ${d.path}: ${d.message}`);
+    }
     throw error;
   }
 }

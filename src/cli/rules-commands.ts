@@ -16,8 +16,8 @@ export function loadRuleFolders(dirs: readonly string[], output: Output): RuleNo
     return loadRules(dirs.flatMap((dir) => readRuleFiles(dir)));
   } catch (error) {
     if (error instanceof FirebreakError && error.details.length > 1) {
-      for (const d of error.details)
-        output.err(`${d.path}${d.line === undefined ? '' : `:${d.line}`}: ${d.message}`);
+      // Each detail's path is already `file:line field`.
+      for (const d of error.details) output.err(`${d.path}: ${d.message}`);
     }
     throw error;
   }

@@ -10,13 +10,25 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
     .option('--port <port>', 'port to listen on, 0 for any free port (FIREBREAK_PORT)', parsePort)
     .option('--data-dir <dir>', 'embedded database directory (FIREBREAK_DATA_DIR)')
     .option('--policy <file>', 'response policy YAML (FIREBREAK_POLICY)')
-    .addHelpText('after', '\nExample:\n  $ firebreak serve --port 7340 --policy policies/creatorflow.yaml')
-    .action(async (opts: { host?: string; port?: number; dataDir?: string; policy?: string }) => {
+    .option(
+      '--rules <dir>',
+      'a folder of detection rules to run besides the pack (repeatable; FIREBREAK_RULES)',
+      (dir: string, dirs: string[] | undefined) => [...(dirs ?? []), dir],
+    )
+    .option('--no-builtin', 'leave out the built-in rule pack (FIREBREAK_BUILTIN_RULES=false)')
+    .addHelpText(
+      'after',
+      '\nExample:\n  $ firebreak serve --port 7340 --policy policies/creatorflow.yaml --rules ./shop-rules',
+    )
+    .action(async (opts: ServeOptions) => {
       const config = ctx.config({
         ...(opts.host ? { host: opts.host } : {}),
         ...(opts.port !== undefined ? { port: opts.port } : {}),
         ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
         ...(opts.policy ? { policyFile: opts.policy } : {}),
+        ...(opts.rules ? { ruleDirs: opts.rules } : {}),
+        // Commander sets builtin to true unless --no-builtin: only the flag itself overrides.
+        ...(opts.builtin === false ? { builtinRules: false } : {}),
       });
       const server = await ctx.deps.startServer(config, ctx.output.out);
       await new Promise<void>((resolve) => {
@@ -28,6 +40,15 @@ export function registerServeCommand(program: Command, ctx: CliContext): void {
         process.once('SIGTERM', () => stop('SIGTERM'));
       });
     });
+}
+
+interface ServeOptions {
+  host?: string;
+  port?: number;
+  dataDir?: string;
+  policy?: string;
+  rules?: string[];
+  builtin: boolean;
 }
 
 function parsePort(text: string): number {

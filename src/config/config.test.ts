@@ -44,6 +44,8 @@ describe('loadConfig defaults', () => {
       serverUrl: 'http://127.0.0.1:7340',
       apiKey: undefined,
       ci: false,
+      ruleDirs: [],
+      builtinRules: true,
     });
     expect(DEFAULT_PORT).toBe(7340);
     expect(Object.isFrozen(config)).toBe(true);
@@ -135,6 +137,37 @@ describe('loadConfig from the environment', () => {
   it('refuses an unknown FIREBREAK_LOG_LEVEL, naming it', () => {
     const error = refusal(() => loadConfig({}, { FIREBREAK_LOG_LEVEL: 'loud' }, cwd));
     expect(error.message).toContain('FIREBREAK_LOG_LEVEL');
+  });
+});
+
+describe('loadConfig: rule folders for the server', () => {
+  it('reads them from the file, the environment (comma-separated) and flags, in that order', () => {
+    writeYaml('firebreak.yaml', 'rules: [shop-rules, /etc/firebreak/rules]\nbuiltin_rules: false\n');
+    expect(loadConfig({}, {}, cwd)).toMatchObject({
+      ruleDirs: [join(cwd, 'shop-rules'), '/etc/firebreak/rules'],
+      builtinRules: false,
+    });
+    const env = { FIREBREAK_RULES: ' a , ,b ', FIREBREAK_BUILTIN_RULES: 'true' };
+    expect(loadConfig({}, env, cwd)).toMatchObject({
+      ruleDirs: [join(cwd, 'a'), join(cwd, 'b')],
+      builtinRules: true,
+    });
+    expect(loadConfig({ ruleDirs: ['c'], builtinRules: false }, env, cwd)).toMatchObject({
+      ruleDirs: [join(cwd, 'c')],
+      builtinRules: false,
+    });
+    expect(loadConfig({}, { FIREBREAK_RULES: '', FIREBREAK_BUILTIN_RULES: '' }, cwd).ruleDirs).toEqual([
+      join(cwd, 'shop-rules'),
+      '/etc/firebreak/rules',
+    ]);
+  });
+
+  it('refuses a FIREBREAK_BUILTIN_RULES that is not a boolean, and rules that are not a list', () => {
+    expect(refusal(() => loadConfig({}, { FIREBREAK_BUILTIN_RULES: 'yes' }, cwd)).message).toMatch(
+      /FIREBREAK_BUILTIN_RULES.*must be true or false, got "yes"/,
+    );
+    const file = writeYaml('bad.yaml', 'policy: p.yaml\nrules: ./one-folder\n');
+    expect(refusal(() => loadConfig({ configFile: file }, {}, cwd)).message).toMatch(/bad\.yaml:2/);
   });
 });
 

@@ -11,6 +11,8 @@
  * listen: { host: 127.0.0.1, port: 7340 }   # FIREBREAK_HOST, FIREBREAK_PORT
  * policy: policies/creatorflow.yaml   # FIREBREAK_POLICY
  * syslog: { udp_port: 5514, tcp_port: 5514 }   # FIREBREAK_SYSLOG_UDP_PORT, _TCP_PORT; off unless set
+ * rules: [./shop-rules]               # rule folders the server adds to the pack (FIREBREAK_RULES, comma-separated)
+ * builtin_rules: true                 # false: only the folders above (FIREBREAK_BUILTIN_RULES)
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -44,6 +46,8 @@ const FileSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    rules: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { maxItems: 100 })),
+    builtin_rules: Type.Optional(Type.Boolean()),
     body_limit_bytes: Type.Optional(Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024 })),
     log_level: Type.Optional(Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])),
   },
@@ -56,6 +60,8 @@ type FileSettings = {
   listen?: { host?: string; port?: number };
   policy?: string;
   syslog?: { host?: string; udp_port?: number; tcp_port?: number };
+  rules?: string[];
+  builtin_rules?: boolean;
   body_limit_bytes?: number;
   log_level?: LogLevel;
 };
@@ -73,6 +79,10 @@ export interface FirebreakConfig {
   readonly policyFile: string;
   /** The syslog listener; undefined when neither port is set (the default). */
   readonly syslog: SyslogSettings | undefined;
+  /** Rule folders the server loads besides the pack (absolute paths). */
+  readonly ruleDirs: readonly string[];
+  /** Whether the server loads the built-in rule pack (default true). */
+  readonly builtinRules: boolean;
   readonly bodyLimitBytes: number;
   readonly logLevel: LogLevel;
   /** Where CLI commands find a running server. */
@@ -106,6 +116,8 @@ export interface ConfigOverrides {
   /** Syslog ports (0: any free port); tests use this. */
   syslogUdpPort?: number;
   syslogTcpPort?: number;
+  ruleDirs?: readonly string[];
+  builtinRules?: boolean;
   serverUrl?: string;
   apiKey?: string;
 }
@@ -146,6 +158,13 @@ export function loadConfig(
       ? undefined
       : { host: nonEmpty(env.FIREBREAK_SYSLOG_HOST) ?? file.syslog?.host ?? host, udpPort, tcpPort };
 
+  const ruleDirs = overrides.ruleDirs ?? envList(env.FIREBREAK_RULES) ?? file.rules ?? [];
+  const builtinRules =
+    overrides.builtinRules ??
+    envBoolean('FIREBREAK_BUILTIN_RULES', env.FIREBREAK_BUILTIN_RULES) ??
+    file.builtin_rules ??
+    true;
+
   return Object.freeze({
     dataDir: resolve(
       cwd,
@@ -156,6 +175,8 @@ export function loadConfig(
     port,
     policyFile: policy ? resolve(cwd, policy) : resolve(POLICIES_DIR, 'kct-menswear.yaml'),
     syslog,
+    ruleDirs: Object.freeze(ruleDirs.map((dir) => resolve(cwd, dir))),
+    builtinRules,
     bodyLimitBytes: file.body_limit_bytes ?? 64 * 1024,
     logLevel: envLogLevel(env.FIREBREAK_LOG_LEVEL) ?? file.log_level ?? 'info',
     serverUrl: overrides.serverUrl ?? nonEmpty(env.FIREBREAK_URL) ?? `http://127.0.0.1:${port}`,
@@ -180,6 +201,25 @@ function readConfigFile(path: string): FileSettings {
     });
   }
   return parseValidatedYaml<FileSettings>(text, path, FileSchema, 'FB_ERR_CONFIG_INVALID').value;
+}
+
+/** `a,b`: a list; empty parts are ignored, and an empty variable is unset. */
+function envList(text: string | undefined): string[] | undefined {
+  const items = (text ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
+  return items.length === 0 ? undefined : items;
+}
+
+function envBoolean(name: string, text: string | undefined): boolean | undefined {
+  if (text === undefined || text === '') return undefined;
+  if (text === 'true' || text === '1') return true;
+  if (text === 'false' || text === '0') return false;
+  throw new FirebreakError('FB_ERR_CONFIG_INVALID', {
+    source: name,
+    problem: `must be true or false, got ${JSON.stringify(text)}`,
+  });
 }
 
 function envPort(name: string, text: string | undefined): number | undefined {

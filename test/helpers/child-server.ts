@@ -16,6 +16,8 @@ export interface ChildServerOptions {
   readonly dataDir: string;
   /** PostgreSQL instead, when set. */
   readonly databaseUrl?: string | undefined;
+  /** More arguments after `serve`. */
+  readonly args?: readonly string[];
   /** How long to wait for the start-up lines. Default 20 s. */
   readonly startTimeoutMs?: number;
 }
@@ -54,7 +56,7 @@ export async function spawnServer(options: ChildServerOptions): Promise<ChildSer
     FIREBREAK_LOG_LEVEL: 'silent',
     ...(options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : {}),
   };
-  const child = spawn(process.execPath, [join(ROOT, 'dist', 'main.js'), 'serve'], {
+  const child = spawn(process.execPath, [join(ROOT, 'dist', 'main.js'), 'serve', ...(options.args ?? [])], {
     cwd: options.workDir,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
