@@ -565,6 +565,8 @@ describe('every command has --help with an example', () => {
     ['rules', 'check'],
     ['detect'],
     ['ingest'],
+    ['alerts'],
+    ['alerts', 'list'],
   ];
 
   it('exits 0 and shows "Example" for all of them', async () => {

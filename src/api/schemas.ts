@@ -6,6 +6,8 @@
 import type {} from '@fastify/swagger';
 import { Type } from 'typebox';
 import {
+  ALERT_LIST_DEFAULT_LIMIT,
+  ALERT_LIST_MAX_LIMIT,
   CLASSIFICATION_QUESTIONS,
   IMPACT_LEVELS,
   INCIDENT_ID_PATTERN,
@@ -204,4 +206,56 @@ export const EventSearchResultSchema = Type.Object({
     }),
   ),
   truncated: Type.Boolean({ description: 'more events match than limit' }),
+});
+
+export const ListAlertsQuery = Type.Object(
+  {
+    rule: Type.Optional(
+      Type.Array(Type.String({ minLength: 1, maxLength: 500 }), {
+        maxItems: 100,
+        description: 'rule id, exactly; repeat for any of several',
+      }),
+    ),
+    incident: Type.Optional(
+      Type.String({ pattern: INCIDENT_ID_PATTERN, description: 'filed under this incident (INC-YYYY-NNN)' }),
+    ),
+    severity: Type.Optional(Type.Array(SeveritySchema, { description: 'repeat for any of several' })),
+    since: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 64,
+        description: 'window end (event time) at or after this; ISO 8601, no zone means UTC',
+      }),
+    ),
+    until: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 64, description: 'window end (event time) before this' }),
+    ),
+    limit: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: ALERT_LIST_MAX_LIMIT, default: ALERT_LIST_DEFAULT_LIMIT }),
+    ),
+    cursor: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 500, description: 'next_cursor of the previous page' }),
+    ),
+  },
+  closed,
+);
+
+export const AlertSchema = Type.Object({
+  fingerprint: Type.String({ description: "of rule, group and window end: the alert's identity" }),
+  rule: Type.String(),
+  title: Type.String(),
+  severity: SeveritySchema,
+  group: Type.Record(Type.String(), Type.String(), { description: 'group-by field → value' }),
+  value: Type.Union([Type.Number(), Type.Null()], {
+    description: 'what the threshold was tested on; null when not a finite number',
+  }),
+  start: Timestamp,
+  end: Timestamp,
+  events: Type.Integer({ description: 'events in the window that made the value' }),
+  trigger: Type.Union([Type.String(), Type.Null()], {
+    description:
+      'detection: the event log seq of the event that made the rule hold; other tools: the dedup key',
+  }),
+  incident_id: Type.String(),
+  created_at: Timestamp,
 });

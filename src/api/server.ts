@@ -9,7 +9,7 @@ import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { AuditLog } from '../audit/index.js';
-import type { IncidentService, OutsideAlertService } from '../incidents/index.js';
+import { AlertQuery, type IncidentService, type OutsideAlertService } from '../incidents/index.js';
 import type { EventLog } from '../ingest/index.js';
 import type { Clock } from '../kernel/index.js';
 import type { ResponsePolicy } from '../policy/index.js';
@@ -20,6 +20,7 @@ import { installErrorHandling } from './http-errors.js';
 import { IngestGate, type IngestGateOptions } from './ingest-gate.js';
 import { type DetectionMetrics, metricsRoutes, type SyslogMetrics } from './metrics.js';
 import { adminRoutes } from './routes/admin-routes.js';
+import { alertRoutes } from './routes/alert-routes.js';
 import { eventRoutes } from './routes/event-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
 import { incidentRoutes } from './routes/incident-routes.js';
@@ -29,6 +30,8 @@ export interface ServerDeps {
   readonly store: Store;
   readonly audit: AuditLog;
   readonly incidents: IncidentService;
+  /** GET /v1/alerts and /v1/incidents/{id}/alerts read it; by default a reader over `store`. */
+  readonly alerts?: AlertQuery;
   readonly keys: ApiKeyService;
   /** The durable event log: POST /v1/events appends to it, GET /v1/events searches it. */
   readonly events: EventLog;
@@ -49,6 +52,8 @@ export interface ServerDeps {
   readonly syslog?: () => SyslogMetrics;
   /** Backpressure limits (ingest/gate defaults otherwise). */
   readonly ingestLimits?: Omit<IngestGateOptions, 'lag'>;
+  /** The gate to share with other sources (the syslog listener); else one is made from the above. */
+  readonly gate?: IngestGate;
 }
 
 function makeAjv(coerceTypes: false | 'array'): Ajv {
@@ -95,7 +100,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
 
   const detection = deps.detection ?? (async () => ({ position: 0, lag: 0, alerts: 0, incidentsCreated: 0 }));
-  const gate = new IngestGate({ ...deps.ingestLimits, lag: async () => (await detection()).lag });
+  const gate =
+    deps.gate ?? new IngestGate({ ...deps.ingestLimits, lag: async () => (await detection()).lag });
 
   await app.register(healthRoutes, {
     gate,
@@ -108,6 +114,10 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
   await app.register(metricsRoutes, { gate, detection, ...(deps.syslog ? { syslog: deps.syslog } : {}) });
   await app.register(incidentRoutes, { incidents: deps.incidents, keys: deps.keys });
+  await app.register(alertRoutes, {
+    alerts: deps.alerts ?? new AlertQuery({ store: deps.store }),
+    keys: deps.keys,
+  });
   await app.register(adminRoutes, { keys: deps.keys, audit: deps.audit, store: deps.store });
   await app.register(eventRoutes, {
     events: deps.events,

@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { FirebreakError, isFirebreakError } from '../kernel/index.js';
+import { registerAlertCommands } from './alert-commands.js';
 import { registerAuditCommands } from './audit-commands.js';
 import { type CliDeps, makeContext } from './context.js';
 import { registerDetectCommand } from './detect-command.js';
@@ -26,7 +27,7 @@ export function buildProgram(deps: CliDeps, output: Output, version: string): Co
     .option('--json', 'machine-readable output')
     .option(
       '--url <url>',
-      'server for incident, key, events and ingest commands (FIREBREAK_URL, default http://127.0.0.1:7340)',
+      'server for incident, alerts, key, events and ingest commands (FIREBREAK_URL, default http://127.0.0.1:7340)',
     )
     .option('--key <key>', 'API key (FIREBREAK_API_KEY)')
     .option('--config <file>', 'settings file (FIREBREAK_CONFIG, default ./firebreak.yaml when present)')
@@ -39,6 +40,7 @@ export function buildProgram(deps: CliDeps, output: Output, version: string): Co
   const ctx = makeContext(program, output, deps);
   registerServeCommand(program, ctx);
   registerIncidentCommands(program, ctx);
+  registerAlertCommands(program, ctx);
   registerKeyCommands(program, ctx);
   registerEventCommands(program, ctx);
   registerAuditCommands(program, ctx);

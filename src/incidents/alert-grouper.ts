@@ -18,6 +18,7 @@ import type { Alert } from '../detect/index.js';
 import type { Clock } from '../kernel/index.js';
 import type { Severity } from '../policy/index.js';
 import type { AlertTable, Database, Kysely, Store, Transaction } from '../store/index.js';
+import { AlertQuery, type StoredAlert } from './alert-query.js';
 import type { AlertJoinedData, AlertJoinedVia } from './incident.js';
 import type { IncidentService } from './incident-service.js';
 import { isOpen, STATUSES } from './lifecycle.js';
@@ -70,23 +71,6 @@ export interface IntakeResult {
   readonly raised: number;
 }
 
-/** An alert as stored, with the incident it went to. Times are ISO 8601. */
-export interface StoredAlert {
-  readonly fingerprint: string;
-  readonly rule: string;
-  readonly title: string;
-  readonly severity: Severity;
-  readonly group: Readonly<Record<string, string>>;
-  /** Null when the rule's value was not a finite number (a baseline of 0). */
-  readonly value: number | null;
-  readonly start: string;
-  readonly end: string;
-  readonly events: number;
-  readonly trigger: string | null;
-  readonly incident_id: string;
-  readonly created_at: string;
-}
-
 interface Found {
   readonly incident: string;
   readonly via: Exclude<AlertJoinedVia, 'opened'>;
@@ -97,9 +81,11 @@ export class AlertGrouper {
   private readonly db: Kysely<Database>;
   private readonly windowMs: number;
   private readonly entityFields: ReadonlySet<string>;
+  private readonly reader: AlertQuery;
 
   constructor(private readonly deps: AlertGrouperDeps) {
     this.db = deps.store.db;
+    this.reader = new AlertQuery({ store: deps.store });
     this.windowMs = deps.correlationWindowMs ?? DEFAULT_CORRELATION_WINDOW_MS;
     if (!(this.windowMs >= 0)) throw new RangeError(`AlertGrouper: correlationWindowMs ${this.windowMs}`);
     this.entityFields = new Set(deps.entityFields ?? DEFAULT_ENTITY_FIELDS);
@@ -156,14 +142,7 @@ export class AlertGrouper {
 
   /** The alerts filed under an incident, oldest window end first. */
   async alertsOf(incidentId: string): Promise<StoredAlert[]> {
-    const rows = await this.db
-      .selectFrom('alerts')
-      .selectAll()
-      .where('incident_id', '=', incidentId)
-      .orderBy('window_end', 'asc')
-      .orderBy('fingerprint', 'asc')
-      .execute();
-    return rows.map(toStoredAlert);
+    return this.reader.alertsOf(incidentId);
   }
 
   /** Alerts stored, all told. */
@@ -378,21 +357,4 @@ function summarize(alert: Alert, group: string): string {
 
 function finiteOrNull(value: number): number | null {
   return Number.isFinite(value) ? value : null;
-}
-
-function toStoredAlert(row: AlertTable): StoredAlert {
-  return {
-    fingerprint: row.fingerprint,
-    rule: row.rule,
-    title: row.title,
-    severity: row.severity as Severity,
-    group: JSON.parse(row.group_json) as Record<string, string>,
-    value: row.value === null ? null : Number(row.value),
-    start: row.window_start,
-    end: row.window_end,
-    events: Number(row.events),
-    trigger: row.trigger,
-    incident_id: row.incident_id,
-    created_at: row.created_at,
-  };
 }

@@ -11,9 +11,16 @@ export {
   groupKey,
   type IntakeOutcome,
   type IntakeResult,
-  type StoredAlert,
   withinWindow,
 } from './alert-grouper.js';
+export {
+  ALERT_LIST_DEFAULT_LIMIT,
+  ALERT_LIST_MAX_LIMIT,
+  type AlertPage,
+  AlertQuery,
+  type ListAlertsQuery,
+  type StoredAlert,
+} from './alert-query.js';
 export {
   CLASSIFICATION_QUESTIONS,
   type Classification,

@@ -269,6 +269,17 @@ function migrationsFor(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0005_alerts_by_time': {
+      async up(db: Kysely<unknown>) {
+        // GET /v1/alerts lists newest first by window end (fingerprint breaks ties): without
+        // this index every page would sort the whole table.
+        await db.schema
+          .createIndex('alerts_window_end')
+          .on('alerts')
+          .columns(['window_end', 'fingerprint'])
+          .execute();
+      },
+    },
   };
 }
 

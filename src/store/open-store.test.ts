@@ -157,6 +157,7 @@ for (const d of DIALECTS) {
           '0002_event_log',
           '0003_alerts',
           '0004_outside_alerts',
+          '0005_alerts_by_time',
         ]);
       }
       // And it still takes writes where it left off.
