@@ -6,7 +6,7 @@
  */
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { ApiKeyService, buildServer } from './api/index.js';
+import { ApiKeyService, buildServer, IngestGate } from './api/index.js';
 import { AuditLog } from './audit/index.js';
 import { type CliDeps, type Output, type RunningServer, runCli } from './cli/index.js';
 import { BUILTIN_RULES_DIR, type FirebreakConfig } from './config/index.js';
@@ -83,6 +83,8 @@ export async function startFirebreak(
       warn: (line) => console.error(`firebreak: ${line}`),
     });
     detection = detector;
+    // One backpressure gate for every source: HTTP answers 503, syslog holds its appends.
+    const gate = new IngestGate({ ...options.ingestLimits, lag: async () => (await detector.stats()).lag });
     syslog = config.syslog
       ? new SyslogListener({
           // Appends wake the detection service instead of leaving it to its next poll.
@@ -97,7 +99,8 @@ export async function startFirebreak(
           host: config.syslog.host,
           ...(config.syslog.udpPort === undefined ? {} : { udpPort: config.syslog.udpPort }),
           ...(config.syslog.tcpPort === undefined ? {} : { tcpPort: config.syslog.tcpPort }),
-          warn: (line) => console.error(`firebreak: syslog: ${line}`),
+          warn: (line) => console.error(`firebreak: ${line}`),
+          mayAppend: async () => (await gate.currentLag()) <= gate.lagLimit,
         })
       : undefined;
 
@@ -121,10 +124,12 @@ export async function startFirebreak(
         : {
             syslog: () => {
               const stats = syslog!.stats();
-              return { accepted: stats.appendedEvents, rejected: stats.rejected + stats.tooLong };
+              // Rejected: not syslog, too long, or dropped (UDP overflow, appends that kept failing).
+              const dropped = stats.overflowDropped + stats.appendDropped;
+              return { accepted: stats.appendedEvents, rejected: stats.rejected + stats.tooLong + dropped };
             },
           }),
-      ...(options.ingestLimits === undefined ? {} : { ingestLimits: options.ingestLimits }),
+      gate,
       logger:
         options.requestLog === false || config.logLevel === 'silent' ? false : { level: config.logLevel },
     });

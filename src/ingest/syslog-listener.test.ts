@@ -623,6 +623,85 @@ describe('SyslogListener', () => {
       expect(listener.stats()).toMatchObject({ accepted: total, pausedConnections: 0, pending: 0 });
     });
 
+    it('holds appends while mayAppend says no (detection behind): TCP pauses, nothing is appended, then all of it lands', async () => {
+      let allowed = false;
+      const warnings: string[] = [];
+      const { listener, tcpPort, udpPort } = await listen({
+        batchMaxEvents: 200,
+        mayAppend: async () => allowed,
+        holdRecheckMs: 10,
+        warn: (m) => warnings.push(m),
+      });
+      const total = 20_000;
+      const pad = 'p'.repeat(950);
+      const stream = encodeSyslogFrames(
+        Array.from({ length: total }, (_, i) => `${line(i)} ${pad}`),
+        'octet-counting',
+      );
+      const client = await tcpConnect(tcpPort);
+      const sent = new Promise<void>((resolve) => client.end(stream, resolve));
+      try {
+        await waitFor('the reader to pause', () => listener.stats().pausedConnections === 1);
+        // UDP below the drop bound (16 × 200) waits with the rest (the paused TCP reader adds none).
+        const before = listener.stats().received;
+        await sendUdp(
+          udpPort,
+          Array.from({ length: 50 }, (_, i) => line(total + i)),
+        );
+        await waitFor('the 50 datagrams', () => listener.stats().received >= before + 50);
+        const held = listener.stats();
+        expect(held).toMatchObject({ held: true, holds: 1, appendedEvents: 0, pausedConnections: 1 });
+        expect(held.pending).toBeLessThan(2000);
+        expect(await log.count()).toBe(0);
+        expect(warnings).toEqual([
+          'syslog: detection is too far behind; holding appends (TCP senders wait, UDP overflow is dropped)',
+        ]);
+      } finally {
+        allowed = true;
+      }
+      await sent;
+      await logged(listener, total + 50);
+      expect(listener.stats()).toMatchObject({
+        accepted: total + 50,
+        appendedEvents: total + 50,
+        held: false,
+        pausedConnections: 0,
+        pending: 0,
+      });
+      const numbers = (await log.read(0, total + 100)).map((e) =>
+        Number(/message number (\d+)/.exec(String(e.event.message))![1]),
+      );
+      expect(numbers.sort((a, b) => a - b)).toEqual(Array.from({ length: total + 50 }, (_, i) => i));
+      expect(warnings.at(-1)).toBe('syslog: detection caught up; appending again');
+    });
+
+    it('drops UDP beyond the bound while appends are held, and counts it', async () => {
+      let allowed = false;
+      // batchMaxEvents 2: UDP drops at 32 waiting events.
+      const { listener, udpPort } = await listen({
+        batchMaxEvents: 2,
+        mayAppend: async () => allowed,
+        holdRecheckMs: 10,
+      });
+      await sendUdp(
+        udpPort,
+        Array.from({ length: 100 }, (_, i) => line(i)),
+      );
+      let stats: SyslogListenerStats;
+      try {
+        await waitFor('100 received', () => listener.stats().received === 100);
+        stats = listener.stats();
+        expect(stats.held).toBe(true);
+        expect(stats.overflowDropped).toBeGreaterThan(0);
+        expect(stats.pending).toBeLessThanOrEqual(32);
+        expect(balanced(stats)).toBe(true);
+      } finally {
+        allowed = true;
+      }
+      await logged(listener, stats.accepted);
+      expect(await log.count()).toBe(stats.accepted);
+    });
+
     it('drops UDP messages once too many wait for the log, and counts them', async () => {
       let open: () => void = () => {};
       const gate = new Promise<void>((resolve) => {

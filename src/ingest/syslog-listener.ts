@@ -14,6 +14,11 @@
  * relay with a disk queue (rsyslog's `queue.type="LinkedList"` with `queue.saveOnShutdown`), or
  * post to the HTTP ingest API, which answers only once events are durable.
  *
+ * Backpressure from detection: while `mayAppend` says no (the server's lag limit, the same that
+ * makes HTTP ingest answer 503), nothing is appended; events wait here under the same bounds, so
+ * TCP senders are paused and UDP beyond the bound is dropped and counted. stop() appends what
+ * waits regardless.
+ *
  * Bad input never stops the listener: a message that is not syslog is rejected and counted (with
  * the first few kept as samples naming the peer and the reason), an over-long one is skipped and
  * counted, and only a TCP stream whose framing is lost is closed.
@@ -69,6 +74,13 @@ export interface SyslogListenerOptions {
   readonly closeGraceMs?: number;
   /** Append failures and drops, for the server log. */
   readonly warn?: (message: string) => void;
+  /**
+   * Asked before each append: false holds appends (detection is too far behind) and asks again
+   * every `holdRecheckMs`. Absent: always append. An error counts as yes.
+   */
+  readonly mayAppend?: () => Promise<boolean>;
+  /** Default 250 ms. */
+  readonly holdRecheckMs?: number;
 }
 
 export type SyslogTransport = 'udp' | 'tcp';
@@ -112,6 +124,10 @@ export interface SyslogListenerStats {
   readonly totalConnections: number;
   /** TCP connections not being read until the log catches up. */
   readonly pausedConnections: number;
+  /** True while appends are held because detection is too far behind (`mayAppend` said no). */
+  readonly held: boolean;
+  /** Times appends were held. */
+  readonly holds: number;
   /** The first few rejected and over-long messages. */
   readonly samples: readonly SyslogRejectionSample[];
 }
@@ -149,6 +165,8 @@ export class SyslogListener {
   private readonly maxConnections: number;
   private readonly closeGraceMs: number;
   private readonly warn: (message: string) => void;
+  private readonly mayAppend: (() => Promise<boolean>) | undefined;
+  private readonly holdRecheckMs: number;
   /** TCP readers pause above this many pending events while an append is in flight. */
   private readonly pauseAbove: number;
   /** UDP messages are dropped at this many pending events. */
@@ -176,7 +194,9 @@ export class SyslogListener {
     appendedEvents: 0,
     appendFailures: 0,
     totalConnections: 0,
+    holds: 0,
   };
+  private held = false;
   private lastAppendError: string | undefined;
   private readonly samples: SyslogRejectionSample[] = [];
 
@@ -211,6 +231,8 @@ export class SyslogListener {
     this.maxConnections = positive('maxConnections', options.maxConnections, 256);
     this.closeGraceMs = nonNegative('closeGraceMs', options.closeGraceMs, 2000);
     this.warn = options.warn ?? (() => {});
+    this.mayAppend = options.mayAppend;
+    this.holdRecheckMs = positive('holdRecheckMs', options.holdRecheckMs, 250);
     this.pauseAbove = this.batchMaxEvents * 4;
     this.udpDropAt = this.batchMaxEvents * 16;
     this.udpPort = options.udpPort;
@@ -246,6 +268,7 @@ export class SyslogListener {
       ...this.counts,
       lastAppendError: this.lastAppendError,
       pending: this.pending.length,
+      held: this.held,
       openConnections: this.connections.size,
       pausedConnections: this.paused.size,
       samples: [...this.samples],
@@ -489,8 +512,31 @@ export class SyslogListener {
           ? this.pending
           : this.pending.slice(0, this.batchMaxEvents);
       this.pending = batch === this.pending ? [] : this.pending.slice(this.batchMaxEvents);
+      await this.waitWhileHeld();
       await this.appendWithRetry(batch);
       this.resumeReaders();
+    }
+  }
+
+  /**
+   * While `mayAppend` says no and the listener runs, waits. The drain is in progress meanwhile,
+   * so TCP readers pause and UDP drops beyond the bounds exactly as behind a slow append.
+   */
+  private async waitWhileHeld(): Promise<void> {
+    if (this.mayAppend === undefined) return;
+    while (this.state === 'running' && !(await this.mayAppend().catch(() => true))) {
+      if (!this.held) {
+        this.held = true;
+        this.counts.holds++;
+        this.warn(
+          'syslog: detection is too far behind; holding appends (TCP senders wait, UDP overflow is dropped)',
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, this.holdRecheckMs));
+    }
+    if (this.held) {
+      this.held = false;
+      this.warn('syslog: detection caught up; appending again');
     }
   }
 

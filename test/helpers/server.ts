@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
-import { loadConfig, POLICIES_DIR } from '../../src/config/index.js';
+import { type ConfigOverrides, loadConfig, POLICIES_DIR } from '../../src/config/index.js';
 import type { Clock } from '../../src/kernel/index.js';
 import { type Firebreak, type StartOptions, startFirebreak } from '../../src/main.js';
 import { type DialectName, POSTGRES_URL } from './stores.js';
@@ -49,12 +49,19 @@ export interface TestServerOptions {
   readonly policyFile?: string;
   readonly ingestLimits?: StartOptions['ingestLimits'];
   readonly startDetection?: boolean;
+  /** Turn the syslog listener on, TCP on this port (0: any free port). */
+  readonly syslogTcpPort?: number;
 }
 
 /** Settings as startFirebreak sees them, from overrides alone. */
-export function testConfig(dataDir: string, databaseUrl?: string, policyFile = DEFAULT_POLICY) {
+export function testConfig(
+  dataDir: string,
+  databaseUrl?: string,
+  policyFile = DEFAULT_POLICY,
+  extra: ConfigOverrides = {},
+) {
   return loadConfig(
-    { port: 0, host: '127.0.0.1', dataDir, policyFile, ...(databaseUrl ? { databaseUrl } : {}) },
+    { port: 0, host: '127.0.0.1', dataDir, policyFile, ...(databaseUrl ? { databaseUrl } : {}), ...extra },
     {},
     dataDir,
   );
@@ -89,7 +96,12 @@ export async function startTestServer(
   const dataDir = mkdtempSync(join(tmpdir(), 'firebreak-e2e-'));
   const database = dialect === 'postgres' ? await freshPostgresDatabase() : undefined;
   const announced: string[] = [];
-  const config = testConfig(dataDir, database?.url, options.policyFile);
+  const config = testConfig(
+    dataDir,
+    database?.url,
+    options.policyFile,
+    options.syslogTcpPort === undefined ? {} : { syslogTcpPort: options.syslogTcpPort },
+  );
   const start = () =>
     startFirebreak(config, {
       announce: (line) => announced.push(line),
