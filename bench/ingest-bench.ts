@@ -70,6 +70,8 @@ async function startServer(dataDir: string): Promise<Server> {
     out += chunk.toString();
   });
   const exited = new Promise<void>((done) => child.once('exit', () => done()));
+  // Never leave a server behind, whatever way this process ends.
+  process.once('exit', () => child.kill('SIGKILL'));
   const deadline = Date.now() + 30_000;
   for (;;) {
     const url = /listening on (http:\/\/\S+)/.exec(out)?.[1];
@@ -112,8 +114,12 @@ async function call(server: Server, method: string, path: string, body?: string)
 }
 
 /** Posts one NDJSON batch; resolves with the number accepted, or throws on anything but 200. */
+/** Thrown for 429 and 503: the server refusing under load, which the fixed-load phase counts. */
+class Refused extends Error {}
+
 async function send(server: Server, ndjson: string): Promise<number> {
   const answer = await call(server, 'POST', '/v1/events', ndjson);
+  if (answer.status === 429 || answer.status === 503) throw new Refused(answer.body);
   if (answer.status !== 200) throw new Error(`POST /v1/events answered ${answer.status}: ${answer.body}`);
   const parsed = JSON.parse(answer.body) as { accepted: number; rejected: unknown[] };
   if (parsed.rejected.length > 0) throw new Error(`events rejected: ${answer.body.slice(0, 500)}`);
@@ -179,6 +185,8 @@ interface LoadResult {
   readonly ackMs: number[];
   readonly incidentMs: number[];
   readonly missing: number;
+  /** Requests answered 429 or 503 (backpressure) after the warm-up. */
+  readonly refused: number;
   readonly offered: number;
   readonly seconds: number;
 }
@@ -218,6 +226,7 @@ async function fixedLoad(server: Server): Promise<LoadResult> {
 
   const inFlight: Promise<void>[] = [];
   let offered = 0;
+  let refused = 0;
   for (let tick = 0; tick < ticks; tick++) {
     const due = t0 + tick * TICK_MS;
     const wait = due - Date.now();
@@ -234,12 +243,19 @@ async function fixedLoad(server: Server): Promise<LoadResult> {
     offered += lines.length;
     const dueMono = performance.now() + (due - Date.now());
     inFlight.push(
-      send(server, `${lines.join('\n')}\n`).then(() => {
-        const now = performance.now();
-        if (tick < warmTicks) return;
-        ackMs.push(now - dueMono);
-        if (name !== undefined) acceptedAt.set(name, now);
-      }),
+      send(server, `${lines.join('\n')}\n`).then(
+        () => {
+          const now = performance.now();
+          if (tick < warmTicks) return;
+          ackMs.push(now - dueMono);
+          if (name !== undefined) acceptedAt.set(name, now);
+        },
+        (error: unknown) => {
+          // Refused batches are not retried: the offered load stays fixed. Counted and shown.
+          if (!(error instanceof Refused)) throw error;
+          if (tick >= warmTicks) refused++;
+        },
+      ),
     );
   }
   await Promise.all(inFlight);
@@ -258,7 +274,7 @@ async function fixedLoad(server: Server): Promise<LoadResult> {
     if (seen === undefined) missing++;
     else incidentMs.push(Math.max(0, seen - accepted));
   }
-  return { ackMs, incidentMs, missing, offered, seconds: (Date.now() - t0) / 1000 };
+  return { ackMs, incidentMs, missing, refused, offered, seconds: (Date.now() - t0) / 1000 };
 }
 
 async function main(): Promise<void> {
@@ -294,7 +310,7 @@ async function main(): Promise<void> {
       `(2) acknowledgement at ${fmt(RATE)} events/s offered (${fmt(load.offered / load.seconds)} sent, batches of ${fmt((RATE * TICK_MS) / 1000)} every ${TICK_MS} ms, ${LOAD_SECONDS} s):`,
     );
     console.log(
-      `    p50 ${percentile(load.ackMs, 50).toFixed(1)} ms, p99 ${percentile(load.ackMs, 99).toFixed(1)} ms, max ${percentile(load.ackMs, 100).toFixed(1)} ms (${load.ackMs.length} requests after ${WARM_SECONDS} s of warm-up)`,
+      `    p50 ${percentile(load.ackMs, 50).toFixed(1)} ms, p99 ${percentile(load.ackMs, 99).toFixed(1)} ms, max ${percentile(load.ackMs, 100).toFixed(1)} ms (${load.ackMs.length} requests after ${WARM_SECONDS} s of warm-up${load.refused > 0 ? `; ${load.refused} refused with 429/503` : ''})`,
     );
     console.log(
       `(3) acceptance → incident readable via GET /v1/incidents (${load.incidentMs.length} probes, poll every ${POLL_MS} ms):`,
