@@ -14,6 +14,7 @@ import { EXIT_CODES, EXIT_USAGE } from './exit-codes.js';
 import { registerIncidentCommands } from './incident-commands.js';
 import { registerIngestCommand } from './ingest-command.js';
 import { registerKeyCommands } from './key-commands.js';
+import { registerOncallCommands } from './oncall-commands.js';
 import type { Output } from './output.js';
 import { describeError } from './output.js';
 import { registerPolicyCommands } from './policy-commands.js';
@@ -45,6 +46,7 @@ export function buildProgram(deps: CliDeps, output: Output, version: string): Co
   registerEventCommands(program, ctx);
   registerAuditCommands(program, ctx);
   registerPolicyCommands(program, ctx);
+  registerOncallCommands(program, ctx);
   registerRulesCommands(program, ctx);
   registerDetectCommand(program, ctx);
   registerIngestCommand(program, ctx);

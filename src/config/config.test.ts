@@ -39,6 +39,7 @@ describe('loadConfig defaults', () => {
       host: '127.0.0.1',
       port: 7340,
       policyFile: join(POLICIES_DIR, 'kct-menswear.yaml'),
+      rosterFile: undefined,
       bodyLimitBytes: 65_536,
       logLevel: 'info',
       serverUrl: 'http://127.0.0.1:7340',
@@ -137,6 +138,22 @@ describe('loadConfig from the environment', () => {
   it('refuses an unknown FIREBREAK_LOG_LEVEL, naming it', () => {
     const error = refusal(() => loadConfig({}, { FIREBREAK_LOG_LEVEL: 'loud' }, cwd));
     expect(error.message).toContain('FIREBREAK_LOG_LEVEL');
+  });
+});
+
+describe('loadConfig: the on-call roster', () => {
+  it('is unset by default, and read from the file, the environment and flags, in that order', () => {
+    expect(loadConfig({}, { FIREBREAK_ROSTER: '' }, cwd).rosterFile).toBeUndefined();
+    writeYaml('firebreak.yaml', 'roster: rosters/shop.yaml\n');
+    expect(loadConfig({}, {}, cwd).rosterFile).toBe(join(cwd, 'rosters/shop.yaml'));
+    const env = { FIREBREAK_ROSTER: '/etc/firebreak/roster.yaml' };
+    expect(loadConfig({}, env, cwd).rosterFile).toBe('/etc/firebreak/roster.yaml');
+    expect(loadConfig({ rosterFile: 'flag.yaml' }, env, cwd).rosterFile).toBe(join(cwd, 'flag.yaml'));
+  });
+
+  it('refuses an empty roster path in the file, naming its line', () => {
+    const file = writeYaml('firebreak.yaml', 'policy: p.yaml\nroster: ""\n');
+    expect(refusal(() => loadConfig({}, {}, cwd)).params.source).toBe(`${file}:2`);
   });
 });
 

@@ -10,6 +10,7 @@
  * database_url: postgres://fb@db/fb   # use PostgreSQL instead (DATABASE_URL)
  * listen: { host: 127.0.0.1, port: 7340 }   # FIREBREAK_HOST, FIREBREAK_PORT
  * policy: policies/creatorflow.yaml   # FIREBREAK_POLICY
+ * roster: rosters/creatorflow.yaml    # who is on call for each role (FIREBREAK_ROSTER); none unless set
  * syslog: { udp_port: 5514, tcp_port: 5514 }   # FIREBREAK_SYSLOG_UDP_PORT, _TCP_PORT; off unless set
  * rules: [./shop-rules]               # rule folders the server adds to the pack (FIREBREAK_RULES, comma-separated)
  * builtin_rules: true                 # false: only the folders above (FIREBREAK_BUILTIN_RULES)
@@ -36,6 +37,7 @@ const FileSchema = Type.Object(
       ),
     ),
     policy: Type.Optional(Type.String({ minLength: 1 })),
+    roster: Type.Optional(Type.String({ minLength: 1 })),
     syslog: Type.Optional(
       Type.Object(
         {
@@ -59,6 +61,7 @@ type FileSettings = {
   database_url?: string;
   listen?: { host?: string; port?: number };
   policy?: string;
+  roster?: string;
   syslog?: { host?: string; udp_port?: number; tcp_port?: number };
   rules?: string[];
   builtin_rules?: boolean;
@@ -77,6 +80,8 @@ export interface FirebreakConfig {
   readonly port: number;
   /** The response policy the server runs (absolute path). */
   readonly policyFile: string;
+  /** The on-call roster (absolute path); undefined when none is set (the default). */
+  readonly rosterFile: string | undefined;
   /** The syslog listener; undefined when neither port is set (the default). */
   readonly syslog: SyslogSettings | undefined;
   /** Rule folders the server loads besides the pack (absolute paths). */
@@ -113,6 +118,7 @@ export interface ConfigOverrides {
   host?: string;
   port?: number;
   policyFile?: string;
+  rosterFile?: string;
   /** Syslog ports (0: any free port); tests use this. */
   syslogUdpPort?: number;
   syslogTcpPort?: number;
@@ -145,6 +151,7 @@ export function loadConfig(
     });
   }
   const policy = overrides.policyFile ?? nonEmpty(env.FIREBREAK_POLICY) ?? file.policy;
+  const roster = overrides.rosterFile ?? nonEmpty(env.FIREBREAK_ROSTER) ?? file.roster;
   const udpPort =
     overrides.syslogUdpPort ??
     envPort('FIREBREAK_SYSLOG_UDP_PORT', env.FIREBREAK_SYSLOG_UDP_PORT) ??
@@ -174,6 +181,7 @@ export function loadConfig(
     host,
     port,
     policyFile: policy ? resolve(cwd, policy) : resolve(POLICIES_DIR, 'kct-menswear.yaml'),
+    rosterFile: roster ? resolve(cwd, roster) : undefined,
     syslog,
     ruleDirs: Object.freeze(ruleDirs.map((dir) => resolve(cwd, dir))),
     builtinRules,
