@@ -188,6 +188,47 @@ export interface OutsideAlertTable {
   resolved_at: string | null;
 }
 
+/** The outbox (migration 0006_paging). Times are ISO 8601. */
+export interface NotificationTable {
+  id: string;
+  incident_id: string;
+  kind: string;
+  channel: string;
+  recipient: string;
+  target: string;
+  idempotency_key: string;
+  payload: string;
+  /** pending, sending, delivered or dead. */
+  status: string;
+  attempts: number;
+  next_attempt_at: string;
+  lease_until: string | null;
+  last_error: string | null;
+  created_at: string;
+  delivered_at: string | null;
+}
+
+export interface EscalationTimerTable {
+  id: string;
+  incident_id: string;
+  kind: string;
+  due_at: string;
+  data: string;
+  /** pending, done or cancelled. */
+  status: string;
+  created_at: string;
+  fired_at: string | null;
+}
+
+export interface AckLinkTable {
+  token_hash: string;
+  incident_id: string;
+  recipient: string;
+  expires_at: string;
+  used_at: string | null;
+  created_at: string;
+}
+
 export interface Database {
   incidents: IncidentTable;
   incident_counters: IncidentCounterTable;
@@ -203,4 +244,7 @@ export interface Database {
   alert_entities: AlertEntityTable;
   alert_intake_lock: AlertIntakeLockTable;
   outside_alerts: OutsideAlertTable;
+  notifications: NotificationTable;
+  escalation_timers: EscalationTimerTable;
+  ack_links: AckLinkTable;
 }

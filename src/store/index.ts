@@ -2,6 +2,7 @@
 
 export type { Kysely, Transaction } from 'kysely';
 export type {
+  AckLinkTable,
   AlertEntityTable,
   AlertIntakeLockTable,
   AlertTable,
@@ -9,12 +10,14 @@ export type {
   AuditLogTable,
   ConsumerCheckpointTable,
   Database,
+  EscalationTimerTable,
   EventLogHeadTable,
   EventLogTable,
   IncidentTable,
   IncidentTimelineTable,
   IngestBatchTable,
   Int64,
+  NotificationTable,
   OutsideAlertTable,
 } from './database.js';
 export { AUDIT_GENESIS_HASH, type Dialect } from './migrations.js';

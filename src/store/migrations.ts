@@ -280,6 +280,84 @@ function migrationsFor(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0006_paging': {
+      async up(db: Kysely<unknown>) {
+        // The outbox: one row per message to one recipient on one channel, written in the same
+        // transaction as the change that causes it, delivered (at least once, with its key) by
+        // the outbox worker. Never deleted by delivery: it is the record of who was told what.
+        await db.schema
+          .createTable('notifications')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('incident_id', 'text', (c) => c.notNull().references('incidents.id'))
+          // page, escalation, reminder, resolved, delivery_failed ...
+          .addColumn('kind', 'text', (c) => c.notNull())
+          // email, slack, webhook, pagerduty
+          .addColumn('channel', 'text', (c) => c.notNull())
+          // Who it is for: a person id of the roster, a stakeholder, or a channel name.
+          .addColumn('recipient', 'text', (c) => c.notNull())
+          // Where it goes: an address, a URL (secrets are not stored here, only their names).
+          .addColumn('target', 'text', (c) => c.notNull())
+          // Sent with every attempt, so a receiver can drop repeats. Unique: enqueueing twice is a no-op.
+          .addColumn('idempotency_key', 'text', (c) => c.notNull().unique())
+          // The message as rendered when it was enqueued (JSON).
+          .addColumn('payload', 'text', (c) => c.notNull())
+          // pending, sending, delivered, dead
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('attempts', 'integer', (c) => c.notNull())
+          .addColumn('next_attempt_at', 'text', (c) => c.notNull())
+          // A claim on a row being sent; a worker that died mid-send loses it at this time.
+          .addColumn('lease_until', 'text')
+          .addColumn('last_error', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('delivered_at', 'text')
+          .execute();
+        await db.schema
+          .createIndex('notifications_due')
+          .on('notifications')
+          .columns(['status', 'next_attempt_at'])
+          .execute();
+        await db.schema
+          .createIndex('notifications_incident')
+          .on('notifications')
+          .columns(['incident_id', 'created_at'])
+          .execute();
+
+        // Escalation clocks: one row per future step (page the backup at ack_by, remind the
+        // leadership hourly ...). Run on the injected clock by the escalation scheduler; a row is
+        // done or cancelled in the transaction that acts on it, so a restart neither loses nor
+        // repeats one.
+        await db.schema
+          .createTable('escalation_timers')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('incident_id', 'text', (c) => c.notNull().references('incidents.id'))
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('due_at', 'text', (c) => c.notNull())
+          // What to do when it fires (JSON): the level to page, the reminder's audience ...
+          .addColumn('data', 'text', (c) => c.notNull())
+          // pending, done, cancelled
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('fired_at', 'text')
+          .execute();
+        await db.schema
+          .createIndex('escalation_timers_due')
+          .on('escalation_timers')
+          .columns(['status', 'due_at'])
+          .execute();
+
+        // One-click acknowledgement links: single use. The token itself is never stored, only
+        // its SHA-256; used_at is set by the click that acknowledges.
+        await db.schema
+          .createTable('ack_links')
+          .addColumn('token_hash', 'text', (c) => c.primaryKey())
+          .addColumn('incident_id', 'text', (c) => c.notNull().references('incidents.id'))
+          .addColumn('recipient', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'text', (c) => c.notNull())
+          .addColumn('used_at', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }
 

@@ -158,6 +158,7 @@ for (const d of DIALECTS) {
           '0003_alerts',
           '0004_outside_alerts',
           '0005_alerts_by_time',
+          '0006_paging',
         ]);
       }
       // And it still takes writes where it left off.
