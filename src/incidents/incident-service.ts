@@ -15,6 +15,7 @@ import {
   type AlertJoinedData,
   formatIncidentId,
   type Incident,
+  type NotificationFailedData,
   type OutsideAlertData,
   type TimelineRecord,
 } from './incident.js';
@@ -60,6 +61,23 @@ export interface SecuritySummary {
   } | null;
 }
 
+/** What happened to an incident, for listeners that act in the same transaction. */
+export type IncidentChange =
+  | { readonly type: 'opened'; readonly incident: Incident }
+  | {
+      readonly type: 'changed';
+      readonly before: Incident;
+      readonly after: Incident;
+      readonly record: Omit<TimelineRecord, 'id' | 'at' | 'actor'>;
+    };
+
+/**
+ * Called inside the transaction of every change (paging writes its outbox rows and timers
+ * there, so a page exists exactly when the change that caused it committed). A listener that
+ * throws rolls the change back.
+ */
+export type IncidentChangeListener = (trx: Transaction<Database>, change: IncidentChange) => Promise<void>;
+
 export interface IncidentServiceDeps {
   readonly store: Store;
   readonly audit: AuditLog;
@@ -76,8 +94,19 @@ type Change = {
 export class IncidentService {
   private readonly db: Kysely<Database>;
 
+  private readonly listeners: IncidentChangeListener[] = [];
+
   constructor(private readonly deps: IncidentServiceDeps) {
     this.db = deps.store.db;
+  }
+
+  /** Adds a listener called inside the transaction of every change (see IncidentChangeListener). */
+  onChange(listener: IncidentChangeListener): void {
+    this.listeners.push(listener);
+  }
+
+  private async emit(trx: Transaction<Database>, change: IncidentChange): Promise<void> {
+    for (const listener of this.listeners) await listener(trx, change);
   }
 
   async create(actor: string, input: CreateIncidentInput): Promise<Incident> {
@@ -144,7 +173,9 @@ export class IncidentService {
       target: id,
       details: { severity: input.severity, title: input.title, detected_at: row.detected_at },
     });
-    return toIncident(row);
+    const incident = toIncident(row);
+    await this.emit(trx, { type: 'opened', incident });
+    return incident;
   }
 
   async get(id: string): Promise<Incident> {
@@ -339,6 +370,24 @@ export class IncidentService {
     }));
   }
 
+  /**
+   * Puts on an incident's timeline that a notification about it was dead-lettered, inside the
+   * caller's transaction (the outbox worker's, which marks the notification dead). Also on a
+   * resolved or closed incident: the failure happened all the same.
+   */
+  async recordNotificationFailedIn(
+    trx: Transaction<Database>,
+    actor: string,
+    id: string,
+    data: NotificationFailedData,
+  ): Promise<Incident> {
+    return this.changeIn(trx, actor, id, () => ({
+      set: {},
+      timeline: { kind: 'notification_failed', data },
+      action: 'incident.notification_failed',
+    }));
+  }
+
   /** What `/health` reports as security_status. */
   async securitySummary(): Promise<SecuritySummary> {
     const counts = await this.db
@@ -422,7 +471,9 @@ export class IncidentService {
       target: id,
       details: change.timeline.data as unknown as Record<string, unknown>,
     });
-    return toIncident(next);
+    const after = toIncident(next);
+    await this.emit(trx, { type: 'changed', before: toIncident(current), after, record: change.timeline });
+    return after;
   }
 
   private async appendTimeline(

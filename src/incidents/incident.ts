@@ -67,6 +67,21 @@ export type OutsideAlertData = {
   readonly action: 'acknowledged' | 'resolved';
 };
 
+/**
+ * The timeline's record of a notification the outbox gave up on (dead-lettered): after its last
+ * retry, or at once when the receiver refused it for good. Kind and channel are notify's words
+ * (page, email ...), kept as text here because incidents come before notify.
+ */
+export type NotificationFailedData = {
+  readonly notification_id: string;
+  readonly kind: string;
+  readonly channel: string;
+  readonly recipient: string;
+  readonly attempts: number;
+  /** The last failure, as the channel reported it. */
+  readonly error: string;
+};
+
 /** One typed record of what happened to an incident, who did it and when. */
 export type TimelineRecord = {
   readonly id: number;
@@ -89,6 +104,7 @@ export type TimelineRecord = {
   | { readonly kind: 'note_added'; readonly data: { text: string } }
   | { readonly kind: 'alert_joined'; readonly data: AlertJoinedData }
   | { readonly kind: 'outside_alert'; readonly data: OutsideAlertData }
+  | { readonly kind: 'notification_failed'; readonly data: NotificationFailedData }
   | {
       /** An alert more severe than the incident raised it; the clocks restarted then. */
       readonly kind: 'severity_raised';

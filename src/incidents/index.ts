@@ -52,6 +52,8 @@ export {
 } from './incident.js';
 export {
   type CreateIncidentInput,
+  type IncidentChange,
+  type IncidentChangeListener,
   type IncidentPage,
   IncidentService,
   type IncidentServiceDeps,

@@ -18,5 +18,6 @@ export {
   type RegulatoryClock,
   type ResponsePolicy,
   type SeverityLevel,
+  type StatusUpdateCadence,
 } from './response-policy.js';
 export { endOfCurrentOrNextWindow, isInsideWindow, type WeeklyWindow } from './time-windows.js';

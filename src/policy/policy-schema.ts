@@ -68,6 +68,14 @@ const EscalationStep = Type.Object(
   { additionalProperties: false },
 );
 
+const StatusUpdate = Type.Object(
+  {
+    every: Duration,
+    notify: Type.Array(Identifier, { minItems: 1, uniqueItems: true }),
+  },
+  { additionalProperties: false },
+);
+
 const Window = Type.Object(
   {
     days: Days,
@@ -122,6 +130,18 @@ export const PolicyFileSchema = Type.Object(
         P3: Type.Array(EscalationStep, { minItems: 1 }),
       },
       { additionalProperties: false },
+    ),
+    // Status-update reminders while an incident is open: who is reminded, and how often.
+    status_updates: Type.Optional(
+      Type.Object(
+        {
+          P0: Type.Optional(StatusUpdate),
+          P1: Type.Optional(StatusUpdate),
+          P2: Type.Optional(StatusUpdate),
+          P3: Type.Optional(StatusUpdate),
+        },
+        { additionalProperties: false },
+      ),
     ),
     business_hours: Window,
     maintenance_windows: Type.Array(Window),

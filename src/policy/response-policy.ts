@@ -44,6 +44,13 @@ export interface EscalationStep {
   readonly notify: readonly string[];
 }
 
+/** A status-update reminder: every `everyMs` while the incident is open, to `notify`. */
+export interface StatusUpdateCadence {
+  readonly everyMs: number;
+  /** Role ids and stakeholder ids. */
+  readonly notify: readonly string[];
+}
+
 export interface RegulatoryClock {
   readonly id: string;
   readonly title: string;
@@ -64,6 +71,8 @@ export interface ResponsePolicy {
   >;
   readonly stakeholders: Readonly<Record<string, { title: string; contact?: string }>>;
   readonly escalation: Readonly<Record<Severity, readonly EscalationStep[]>>;
+  /** Reminders to send status updates, by severity; absent: none for that severity. */
+  readonly statusUpdates: Readonly<Partial<Record<Severity, StatusUpdateCadence>>>;
   readonly businessHours: WeeklyWindow;
   readonly maintenanceWindows: readonly WeeklyWindow[];
   readonly regulatoryClocks: readonly RegulatoryClock[];
@@ -161,6 +170,23 @@ export function parsePolicy(text: string, file: string): ResponsePolicy {
     });
   }
 
+  const statusUpdates: Partial<Record<Severity, StatusUpdateCadence>> = {};
+  for (const sev of SEVERITIES) {
+    const cadence = value.status_updates?.[sev];
+    if (cadence === undefined) continue;
+    const everyMs = parseDuration(cadence.every)!;
+    if (everyMs < 60_000) problem(['status_updates', sev, 'every'], 'must be at least 1m');
+    cadence.notify.forEach((who, j) => {
+      if (!known.has(who)) {
+        problem(
+          ['status_updates', sev, 'notify', j],
+          `${JSON.stringify(who)} is neither a response role (${RESPONSE_ROLES.join(', ')}) nor a stakeholder`,
+        );
+      }
+    });
+    statusUpdates[sev] = { everyMs, notify: cadence.notify };
+  }
+
   const window = (w: PolicyFile['business_hours'], path: (string | number)[]): WeeklyWindow => {
     const startMinute = toMinutes(w.start);
     const endMinute = toMinutes(w.end);
@@ -200,6 +226,7 @@ export function parsePolicy(text: string, file: string): ResponsePolicy {
     roles: value.roles,
     stakeholders,
     escalation,
+    statusUpdates,
     businessHours,
     maintenanceWindows,
     regulatoryClocks,

@@ -295,7 +295,8 @@ function migrationsFor(dialect: Dialect): Record<string, Migration> {
           .addColumn('channel', 'text', (c) => c.notNull())
           // Who it is for: a person id of the roster, a stakeholder, or a channel name.
           .addColumn('recipient', 'text', (c) => c.notNull())
-          // Where it goes: an address, a URL (secrets are not stored here, only their names).
+          // Where it goes: an email address, or a URL as the roster or settings give it (a
+          // person's Slack incoming webhook). Signing secrets and routing keys are never stored.
           .addColumn('target', 'text', (c) => c.notNull())
           // Sent with every attempt, so a receiver can drop repeats. Unique: enqueueing twice is a no-op.
           .addColumn('idempotency_key', 'text', (c) => c.notNull().unique())

@@ -190,6 +190,7 @@ describe.skipIf(postgresSkip)('openStore on PostgreSQL beside another schema', (
         ),
       );
       expect(tables.rows.map((r) => r.table_name)).toEqual([
+        'ack_links',
         'alert_entities',
         'alert_intake_lock',
         'alerts',
@@ -197,6 +198,7 @@ describe.skipIf(postgresSkip)('openStore on PostgreSQL beside another schema', (
         'audit_head',
         'audit_log',
         'consumer_checkpoints',
+        'escalation_timers',
         'event_log',
         'event_log_head',
         'incident_counters',
@@ -205,6 +207,7 @@ describe.skipIf(postgresSkip)('openStore on PostgreSQL beside another schema', (
         'ingest_batches',
         'kysely_migration',
         'kysely_migration_lock',
+        'notifications',
         'outside_alerts',
       ]);
     }
