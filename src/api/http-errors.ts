@@ -15,6 +15,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorKind, number>> = {
   too_many_requests: 429,
   not_found: 404,
   conflict: 409,
+  gone: 410,
   integrity: 500,
   unavailable: 503,
   internal: 500,

@@ -12,6 +12,7 @@ import type { AuditLog } from '../audit/index.js';
 import { AlertQuery, type IncidentService, type OutsideAlertService } from '../incidents/index.js';
 import type { EventLog } from '../ingest/index.js';
 import type { Clock } from '../kernel/index.js';
+import type { AckLinks } from '../notify/index.js';
 import type { ResponsePolicy } from '../policy/index.js';
 import type { Store } from '../store/index.js';
 import type { ApiKeyService } from './api-keys.js';
@@ -19,6 +20,7 @@ import { requireScope } from './auth.js';
 import { installErrorHandling } from './http-errors.js';
 import { IngestGate, type IngestGateOptions } from './ingest-gate.js';
 import { type DetectionMetrics, metricsRoutes, type SyslogMetrics } from './metrics.js';
+import { ackRoutes } from './routes/ack-routes.js';
 import { adminRoutes } from './routes/admin-routes.js';
 import { alertRoutes } from './routes/alert-routes.js';
 import { eventRoutes } from './routes/event-routes.js';
@@ -54,6 +56,8 @@ export interface ServerDeps {
   readonly ingestLimits?: Omit<IngestGateOptions, 'lag'>;
   /** The gate to share with other sources (the syslog listener); else one is made from the above. */
   readonly gate?: IngestGate;
+  /** One-click acknowledgement links: /v1/ack/{token} exists only when given (needs a public URL). */
+  readonly ackLinks?: AckLinks;
 }
 
 function makeAjv(coerceTypes: false | 'array'): Ajv {
@@ -128,6 +132,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
 
   await app.register(webhookRoutes, { outside: deps.outside, keys: deps.keys, gate });
+  if (deps.ackLinks) await app.register(ackRoutes, { ackLinks: deps.ackLinks, incidents: deps.incidents });
 
   app.get(
     '/v1/policy',

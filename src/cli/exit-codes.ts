@@ -7,6 +7,7 @@ export const EXIT_CODES: Readonly<Record<ErrorKind, number>> = {
   unsupported: 2,
   not_found: 3,
   conflict: 4,
+  gone: 3,
   unauthorized: 5,
   forbidden: 5,
   too_many_requests: 7,

@@ -223,7 +223,21 @@ export class IncidentService {
   }
 
   async transition(actor: string, id: string, to: IncidentStatus, reason?: string): Promise<Incident> {
-    return this.change(actor, id, (current, now) => {
+    return this.db.transaction().execute((trx) => this.transitionIn(trx, actor, id, to, reason));
+  }
+
+  /**
+   * `transition`, inside the caller's transaction (a one-click acknowledgement link is marked
+   * used in the same transaction that acknowledges the incident).
+   */
+  async transitionIn(
+    trx: Transaction<Database>,
+    actor: string,
+    id: string,
+    to: IncidentStatus,
+    reason?: string,
+  ): Promise<Incident> {
+    return this.changeIn(trx, actor, id, (current, now) => {
       const from = current.status as IncidentStatus;
       if (!canMove(from, to)) {
         const allowed = ALLOWED_MOVES[from];

@@ -10,6 +10,8 @@ export type ErrorKind =
   | 'unsupported'
   | 'not_found'
   | 'conflict'
+  /** Existed, and is no longer usable (an expired one-click acknowledgement link). */
+  | 'gone'
   | 'unauthorized'
   | 'forbidden'
   | 'too_many_requests'
@@ -64,6 +66,20 @@ export const ERROR_CATALOGUE = {
   FB_ERR_CONCURRENT_UPDATE: {
     kind: 'conflict',
     message: 'incident {id} was changed by someone else meanwhile; reload it and try again',
+  },
+  FB_ERR_ACK_LINK_UNKNOWN: {
+    kind: 'not_found',
+    message:
+      'this acknowledgement link is not one Firebreak issued (mistyped or cut short?); acknowledge with `firebreak incident ack` or the API',
+  },
+  FB_ERR_ACK_LINK_EXPIRED: {
+    kind: 'gone',
+    message:
+      'this acknowledgement link for {incident} expired at {expiredAt}; acknowledge with `firebreak incident ack {incident}` or the API',
+  },
+  FB_ERR_ACK_LINK_USED: {
+    kind: 'conflict',
+    message: 'this acknowledgement link for {incident} was already used at {usedAt}; each link works once',
   },
   FB_ERR_REASON_REQUIRED: { kind: 'invalid', message: '{action} needs a reason: {why}' },
   FB_ERR_POLICY_INVALID: { kind: 'invalid', message: '{file}:{line}: {problem}' },
