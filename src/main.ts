@@ -14,6 +14,8 @@ import { calendarFromPolicy, loadRules, type RuleNode, readRuleFiles } from './d
 import { AlertGrouper, DetectionService, IncidentService, OutsideAlertService } from './incidents/index.js';
 import { EventLog, SyslogListener } from './ingest/index.js';
 import { type Clock, FirebreakError, systemClock } from './kernel/index.js';
+import { createPaging, type Paging } from './notify/index.js';
+import { loadRosterFile } from './oncall/index.js';
 import { loadPolicyFile } from './policy/index.js';
 import { openStore } from './store/index.js';
 
@@ -58,6 +60,7 @@ export async function startFirebreak(
   const announce = options.announce ?? ((line: string) => console.log(line));
   // The policy first: a typo in it should stop the start before the database is touched.
   const policy = loadPolicyFile(config.policyFile);
+  const roster = config.rosterFile === undefined ? undefined : loadRosterFile(config.rosterFile, policy);
   const ruleDirs = [...(config.builtinRules ? [BUILTIN_RULES_DIR] : []), ...config.ruleDirs];
   const rules = loadServerRules(ruleDirs);
   const store = await openStore({
@@ -67,12 +70,23 @@ export async function startFirebreak(
   });
   let syslog: SyslogListener | undefined;
   let detection: DetectionService | undefined;
+  let paging: Paging | undefined;
   let closeApp: (() => Promise<void>) | undefined;
   try {
     const audit = new AuditLog(store.dialect);
     const incidents = new IncidentService({ store, audit, policy, clock });
     const keys = new ApiKeyService({ store, audit, clock });
     const events = new EventLog({ store, clock });
+    // Paging listens to incident changes: attached before anything can change an incident.
+    paging = createPaging({
+      store,
+      policy,
+      roster,
+      clock,
+      incidents,
+      settings: config.paging,
+      warn: (line) => console.error(`firebreak: ${line}`),
+    });
     const grouper = new AlertGrouper({ store, incidents, clock });
     const outside = new OutsideAlertService({ store, grouper, incidents, clock });
     const detector = new DetectionService({
@@ -130,6 +144,7 @@ export async function startFirebreak(
             },
           }),
       gate,
+      ...(paging.ackLinks === undefined ? {} : { ackLinks: paging.ackLinks }),
       logger:
         options.requestLog === false || config.logLevel === 'silent' ? false : { level: config.logLevel },
     });
@@ -137,6 +152,7 @@ export async function startFirebreak(
     closeApp = () => app.close();
     const syslogPorts = syslog === undefined ? undefined : await startSyslog(syslog, config.syslog!.host);
     if (options.startDetection !== false) await detector.start();
+    paging.start();
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
@@ -147,6 +163,7 @@ export async function startFirebreak(
     // Hidden halves of Firebreak rules (`id/filter`) are not rules a person wrote.
     const from = [...(config.builtinRules ? ['the built-in pack'] : []), ...config.ruleDirs].join(', ');
     announce(`detection: ${rules.filter((r) => !r.id.includes('/')).length} rules (${from})`);
+    announce(`paging: ${paging.summary}`);
     if (syslogPorts) {
       const where = [
         syslogPorts.udpPort === undefined ? '' : `udp ${config.syslog!.host}:${syslogPorts.udpPort}`,
@@ -175,6 +192,7 @@ export async function startFirebreak(
         await detection?.stop();
         await syslog?.stop();
         await app.close();
+        await paging?.stop();
         await store.close();
       },
     };
@@ -182,6 +200,7 @@ export async function startFirebreak(
     await detection?.stop();
     await syslog?.stop();
     await closeApp?.();
+    await paging?.stop();
     await store.close();
     throw error;
   }

@@ -47,6 +47,7 @@ describe('loadConfig defaults', () => {
       ci: false,
       ruleDirs: [],
       builtinRules: true,
+      paging: { publicUrl: undefined, templatesDir: undefined, team: [] },
     });
     expect(DEFAULT_PORT).toBe(7340);
     expect(Object.isFrozen(config)).toBe(true);
@@ -154,6 +155,73 @@ describe('loadConfig: the on-call roster', () => {
   it('refuses an empty roster path in the file, naming its line', () => {
     const file = writeYaml('firebreak.yaml', 'policy: p.yaml\nroster: ""\n');
     expect(refusal(() => loadConfig({}, {}, cwd)).params.source).toBe(`${file}:2`);
+  });
+});
+
+describe('loadConfig: paging channels', () => {
+  const yaml = [
+    'paging:',
+    '  public_url: https://firebreak.shop.example/',
+    '  templates: my-templates',
+    '  team: [{ channel: webhook, target: "https://hooks.shop.example/in" }, { channel: pagerduty, target: security }]',
+    'channels:',
+    '  email: { host: smtp.shop.example, port: 587, user: firebreak, from: firebreak@shop.example }',
+    '  slack: { webhooks: { sec: "https://hooks.slack.com/services/T/B/x" } }',
+    '  webhook: { timeout_ms: 5000 }',
+    '  pagerduty: { endpoint: "http://127.0.0.1:9/v2/enqueue" }',
+    '',
+  ].join('\n');
+  const secrets = {
+    FIREBREAK_SMTP_PASSWORD: 'smtp-pw',
+    FIREBREAK_WEBHOOK_SECRETS: 'new,old',
+    FIREBREAK_PAGERDUTY_ROUTING_KEYS: 'security=R0123,ops=R0456',
+  };
+
+  it('reads the blocks from the file and the secrets from the environment only', () => {
+    writeYaml('firebreak.yaml', yaml);
+    expect(loadConfig({}, secrets, cwd).paging).toEqual({
+      publicUrl: 'https://firebreak.shop.example',
+      templatesDir: join(cwd, 'my-templates'),
+      team: [
+        { channel: 'webhook', target: 'https://hooks.shop.example/in' },
+        { channel: 'pagerduty', target: 'security' },
+      ],
+      email: {
+        host: 'smtp.shop.example',
+        port: 587,
+        auth: { user: 'firebreak', password: 'smtp-pw' },
+        from: 'firebreak@shop.example',
+      },
+      slack: { webhooks: { sec: 'https://hooks.slack.com/services/T/B/x' } },
+      webhook: { secrets: ['new', 'old'], timeoutMs: 5000 },
+      pagerduty: {
+        routingKeys: { security: 'R0123', ops: 'R0456' },
+        endpoint: 'http://127.0.0.1:9/v2/enqueue',
+      },
+    });
+  });
+
+  it('refuses a channel without its secret, a secret in the file, a team route to nothing, naming what to set', () => {
+    writeYaml('firebreak.yaml', yaml);
+    for (const missing of Object.keys(secrets)) {
+      const env = { ...secrets, [missing]: '' };
+      expect(refusal(() => loadConfig({}, env, cwd)).message).toContain(missing);
+    }
+    expect(
+      refusal(() => loadConfig({}, { ...secrets, FIREBREAK_PAGERDUTY_ROUTING_KEYS: 'ops=R0456' }, cwd))
+        .message,
+    ).toMatch(/paging\.team.*"security"/);
+    expect(
+      refusal(() => loadConfig({}, { ...secrets, FIREBREAK_PAGERDUTY_ROUTING_KEYS: 'nokey' }, cwd)).message,
+    ).toMatch(/name=key pairs/);
+    const inline = writeYaml(
+      'inline.yaml',
+      'channels:\n  email: { host: h, from: a@b.c, password: hunter2 }\n',
+    );
+    expect(refusal(() => loadConfig({ configFile: inline }, {}, cwd)).message).toMatch(/inline\.yaml:2/);
+    expect(refusal(() => loadConfig({}, { FIREBREAK_PUBLIC_URL: 'firebreak.example' }, cwd)).message).toMatch(
+      /FIREBREAK_PUBLIC_URL/,
+    );
   });
 });
 

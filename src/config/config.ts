@@ -11,6 +11,8 @@
  * listen: { host: 127.0.0.1, port: 7340 }   # FIREBREAK_HOST, FIREBREAK_PORT
  * policy: policies/creatorflow.yaml   # FIREBREAK_POLICY
  * roster: rosters/creatorflow.yaml    # who is on call for each role (FIREBREAK_ROSTER); none unless set
+ * paging: { public_url: https://firebreak.shop.example, team: [{ channel: webhook, target: https://hooks.shop.example/incidents }] }
+ * channels: { email: { host: smtp.shop.example, port: 587, user: firebreak, from: firebreak@shop.example }, webhook: {} }
  * syslog: { udp_port: 5514, tcp_port: 5514 }   # FIREBREAK_SYSLOG_UDP_PORT, _TCP_PORT; off unless set
  * rules: [./shop-rules]               # rule folders the server adds to the pack (FIREBREAK_RULES, comma-separated)
  * builtin_rules: true                 # false: only the folders above (FIREBREAK_BUILTIN_RULES)
@@ -38,6 +40,73 @@ const FileSchema = Type.Object(
     ),
     policy: Type.Optional(Type.String({ minLength: 1 })),
     roster: Type.Optional(Type.String({ minLength: 1 })),
+    paging: Type.Optional(
+      Type.Object(
+        {
+          public_url: Type.Optional(Type.String({ pattern: '^https?://', description: 'an http(s) URL' })),
+          templates: Type.Optional(Type.String({ minLength: 1 })),
+          team: Type.Optional(
+            Type.Array(
+              Type.Object(
+                {
+                  channel: Type.Enum(['webhook', 'pagerduty']),
+                  target: Type.String({ minLength: 1 }),
+                },
+                { additionalProperties: false },
+              ),
+              { maxItems: 20 },
+            ),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    channels: Type.Optional(
+      Type.Object(
+        {
+          email: Type.Optional(
+            Type.Object(
+              {
+                host: Type.String({ minLength: 1 }),
+                port: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+                secure: Type.Optional(Type.Boolean()),
+                starttls: Type.Optional(Type.Enum(['required', 'opportunistic', 'never'])),
+                user: Type.Optional(Type.String({ minLength: 1 })),
+                from: Type.String({ minLength: 3 }),
+                timeout_ms: Type.Optional(Type.Integer({ minimum: 100, maximum: 120_000 })),
+              },
+              { additionalProperties: false },
+            ),
+          ),
+          slack: Type.Optional(
+            Type.Object(
+              {
+                webhooks: Type.Optional(Type.Record(Type.String(), Type.String({ pattern: '^https://' }))),
+                timeout_ms: Type.Optional(Type.Integer({ minimum: 100, maximum: 120_000 })),
+              },
+              { additionalProperties: false },
+            ),
+          ),
+          webhook: Type.Optional(
+            Type.Object(
+              { timeout_ms: Type.Optional(Type.Integer({ minimum: 100, maximum: 120_000 })) },
+              { additionalProperties: false },
+            ),
+          ),
+          pagerduty: Type.Optional(
+            Type.Object(
+              {
+                endpoint: Type.Optional(Type.String({ pattern: '^https?://' })),
+                source: Type.Optional(Type.String({ minLength: 1 })),
+                timeout_ms: Type.Optional(Type.Integer({ minimum: 100, maximum: 120_000 })),
+              },
+              { additionalProperties: false },
+            ),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+    ),
     syslog: Type.Optional(
       Type.Object(
         {
@@ -62,6 +131,25 @@ type FileSettings = {
   listen?: { host?: string; port?: number };
   policy?: string;
   roster?: string;
+  paging?: {
+    public_url?: string;
+    templates?: string;
+    team?: { channel: 'webhook' | 'pagerduty'; target: string }[];
+  };
+  channels?: {
+    email?: {
+      host: string;
+      port?: number;
+      secure?: boolean;
+      starttls?: 'required' | 'opportunistic' | 'never';
+      user?: string;
+      from: string;
+      timeout_ms?: number;
+    };
+    slack?: { webhooks?: Record<string, string>; timeout_ms?: number };
+    webhook?: { timeout_ms?: number };
+    pagerduty?: { endpoint?: string; source?: string; timeout_ms?: number };
+  };
   syslog?: { host?: string; udp_port?: number; tcp_port?: number };
   rules?: string[];
   builtin_rules?: boolean;
@@ -82,6 +170,8 @@ export interface FirebreakConfig {
   readonly policyFile: string;
   /** The on-call roster (absolute path); undefined when none is set (the default). */
   readonly rosterFile: string | undefined;
+  /** Paging: the channels set up, team routes, templates and the server's public URL. */
+  readonly paging: PagingSettings;
   /** The syslog listener; undefined when neither port is set (the default). */
   readonly syslog: SyslogSettings | undefined;
   /** Rule folders the server loads besides the pack (absolute paths). */
@@ -96,6 +186,37 @@ export interface FirebreakConfig {
   readonly apiKey: string | undefined;
   /** True under CI=true: tests that need a server fail instead of skipping. */
   readonly ci: boolean;
+}
+
+/**
+ * Paging settings. Secrets come from the environment only, never from firebreak.yaml:
+ * FIREBREAK_SMTP_PASSWORD, FIREBREAK_WEBHOOK_SECRETS (comma-separated, newest first while
+ * rotating), FIREBREAK_PAGERDUTY_ROUTING_KEYS (`name=key,name=key`).
+ */
+export interface PagingSettings {
+  /** Where people reach this server (one-click acknowledgement links); none: no links. */
+  readonly publicUrl: string | undefined;
+  /** A folder of templates overriding the packaged ones (absolute path). */
+  readonly templatesDir: string | undefined;
+  /** Team-wide routes: every page of a level goes to each (webhook URL, PagerDuty routing key name). */
+  readonly team: readonly { readonly channel: 'webhook' | 'pagerduty'; readonly target: string }[];
+  readonly email?: {
+    readonly host: string;
+    readonly port?: number;
+    readonly secure?: boolean;
+    readonly starttls?: 'required' | 'opportunistic' | 'never';
+    readonly auth?: { readonly user: string; readonly password: string };
+    readonly from: string;
+    readonly timeoutMs?: number;
+  };
+  readonly slack?: { readonly webhooks?: Readonly<Record<string, string>>; readonly timeoutMs?: number };
+  readonly webhook?: { readonly secrets: readonly string[]; readonly timeoutMs?: number };
+  readonly pagerduty?: {
+    readonly routingKeys: Readonly<Record<string, string>>;
+    readonly endpoint?: string;
+    readonly source?: string;
+    readonly timeoutMs?: number;
+  };
 }
 
 export interface SyslogSettings {
@@ -182,6 +303,7 @@ export function loadConfig(
     port,
     policyFile: policy ? resolve(cwd, policy) : resolve(POLICIES_DIR, 'kct-menswear.yaml'),
     rosterFile: roster ? resolve(cwd, roster) : undefined,
+    paging: pagingSettings(file, env, cwd),
     syslog,
     ruleDirs: Object.freeze(ruleDirs.map((dir) => resolve(cwd, dir))),
     builtinRules,
@@ -209,6 +331,100 @@ function readConfigFile(path: string): FileSettings {
     });
   }
   return parseValidatedYaml<FileSettings>(text, path, FileSchema, 'FB_ERR_CONFIG_INVALID').value;
+}
+
+function pagingSettings(
+  file: FileSettings,
+  env: Readonly<Record<string, string | undefined>>,
+  cwd: string,
+): PagingSettings {
+  const channels = file.channels ?? {};
+  const publicUrl = nonEmpty(env.FIREBREAK_PUBLIC_URL) ?? file.paging?.public_url;
+  if (publicUrl !== undefined && !/^https?:\/\/[^/]/.test(publicUrl)) {
+    throw new FirebreakError('FB_ERR_CONFIG_INVALID', {
+      source: 'FIREBREAK_PUBLIC_URL',
+      problem: `must be an http(s) URL such as https://firebreak.shop.example, got ${JSON.stringify(publicUrl)}`,
+    });
+  }
+  const need = (name: string, what: string): never => {
+    throw new FirebreakError('FB_ERR_CONFIG_INVALID', {
+      source: name,
+      problem: `is required by ${what}; set it in the environment (secrets are never read from firebreak.yaml)`,
+    });
+  };
+  const email = channels.email;
+  const password = nonEmpty(env.FIREBREAK_SMTP_PASSWORD);
+  if (email?.user !== undefined && password === undefined)
+    need('FIREBREAK_SMTP_PASSWORD', 'channels.email.user');
+  const secrets = envList(env.FIREBREAK_WEBHOOK_SECRETS);
+  if (channels.webhook && secrets === undefined) need('FIREBREAK_WEBHOOK_SECRETS', 'channels.webhook');
+  const routingKeys: Record<string, string> = {};
+  for (const pair of envList(env.FIREBREAK_PAGERDUTY_ROUTING_KEYS) ?? []) {
+    const at = pair.indexOf('=');
+    if (at < 1 || at === pair.length - 1) {
+      throw new FirebreakError('FB_ERR_CONFIG_INVALID', {
+        source: 'FIREBREAK_PAGERDUTY_ROUTING_KEYS',
+        problem: 'must be name=key pairs separated by commas, such as security=R0123ABC',
+      });
+    }
+    routingKeys[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  if (channels.pagerduty && Object.keys(routingKeys).length === 0) {
+    need('FIREBREAK_PAGERDUTY_ROUTING_KEYS', 'channels.pagerduty');
+  }
+  const team = file.paging?.team ?? [];
+  for (const route of team) {
+    if (!channels[route.channel]) {
+      throw new FirebreakError('FB_ERR_CONFIG_INVALID', {
+        source: 'paging.team',
+        problem: `routes to ${route.channel}, which has no channels.${route.channel} block`,
+      });
+    }
+    if (route.channel === 'pagerduty' && !(route.target in routingKeys)) {
+      throw new FirebreakError('FB_ERR_CONFIG_INVALID', {
+        source: 'paging.team',
+        problem: `names the PagerDuty routing key ${JSON.stringify(route.target)}, which FIREBREAK_PAGERDUTY_ROUTING_KEYS does not define`,
+      });
+    }
+  }
+  const timeout = (ms: number | undefined) => (ms === undefined ? {} : { timeoutMs: ms });
+  return Object.freeze({
+    publicUrl: publicUrl?.replace(/\/+$/, ''),
+    templatesDir: file.paging?.templates ? resolve(cwd, file.paging.templates) : undefined,
+    team,
+    ...(email
+      ? {
+          email: {
+            host: email.host,
+            from: email.from,
+            ...(email.port === undefined ? {} : { port: email.port }),
+            ...(email.secure === undefined ? {} : { secure: email.secure }),
+            ...(email.starttls === undefined ? {} : { starttls: email.starttls }),
+            ...(email.user === undefined ? {} : { auth: { user: email.user, password: password! } }),
+            ...timeout(email.timeout_ms),
+          },
+        }
+      : {}),
+    ...(channels.slack
+      ? {
+          slack: {
+            ...(channels.slack.webhooks ? { webhooks: channels.slack.webhooks } : {}),
+            ...timeout(channels.slack.timeout_ms),
+          },
+        }
+      : {}),
+    ...(channels.webhook ? { webhook: { secrets: secrets!, ...timeout(channels.webhook.timeout_ms) } } : {}),
+    ...(channels.pagerduty
+      ? {
+          pagerduty: {
+            routingKeys,
+            ...(channels.pagerduty.endpoint ? { endpoint: channels.pagerduty.endpoint } : {}),
+            ...(channels.pagerduty.source ? { source: channels.pagerduty.source } : {}),
+            ...timeout(channels.pagerduty.timeout_ms),
+          },
+        }
+      : {}),
+  });
 }
 
 /** `a,b`: a list; empty parts are ignored, and an empty variable is unset. */

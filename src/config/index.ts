@@ -6,6 +6,7 @@ export {
   type FirebreakConfig,
   type LogLevel,
   loadConfig,
+  type PagingSettings,
   POLICIES_DIR,
   type SyslogSettings,
 } from './config.js';

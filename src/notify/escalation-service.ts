@@ -73,6 +73,13 @@ export interface EscalationServiceOptions {
   readonly clock: Clock;
   readonly outbox: NotificationSink;
   readonly routes: PagingRoutes;
+  /**
+   * Issues one-click acknowledgement links (when the server has a public URL): each person paged
+   * while the incident waits for acknowledgement gets their own, in the page's transaction.
+   */
+  readonly ackLinks?: {
+    createIn(trx: Transaction<Database>, input: { incidentId: string; recipient: string }): Promise<string>;
+  };
   /** Timers fired per runDue call at most. Default 100. */
   readonly batchSize?: number;
 }
@@ -97,6 +104,47 @@ export class EscalationService {
     this.batchSize = options.batchSize ?? 100;
   }
 
+  private loop: Promise<void> | undefined;
+  private stopping = false;
+  private wake: (() => void) | undefined;
+
+  /**
+   * Fires due timers every `pollMs` in the background until `stop()`. A failed round (the
+   * database away) is retried on the next tick: the timers stay pending.
+   */
+  start(pollMs = 1000, warn: (message: string) => void = () => {}): void {
+    if (this.loop !== undefined) return;
+    this.stopping = false;
+    this.loop = (async () => {
+      while (!this.stopping) {
+        try {
+          await this.runDue();
+        } catch (error) {
+          warn(
+            `paging: escalation timers failed (${error instanceof Error ? error.message : String(error)}); retrying`,
+          );
+        }
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, pollMs);
+          timer.unref();
+          this.wake = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        this.wake = undefined;
+      }
+    })();
+  }
+
+  /** Finishes the round in progress and stops. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wake?.();
+    await this.loop;
+    this.loop = undefined;
+  }
+
   /** Subscribes to the incident service's changes (call once at start). */
   attach(incidents: IncidentService): void {
     incidents.onChange((trx, change) => this.onChange(trx, change));
@@ -105,7 +153,7 @@ export class EscalationService {
   async onChange(trx: Transaction<Database>, change: IncidentChange): Promise<void> {
     const now = this.options.clock.now();
     if (change.type === 'opened') {
-      await this.start(trx, change.incident, change.incident.detected_at, now);
+      await this.begin(trx, change.incident, change.incident.detected_at, now);
       return;
     }
     const { before, after } = change;
@@ -119,7 +167,7 @@ export class EscalationService {
     if (after.severity !== before.severity) {
       await this.cancel(trx, after.id, ['notify_step', 'escalate', 'reminder']);
       // The severity's clocks restart now, as the incident's deadlines do.
-      await this.start(trx, after, now.toISOString(), now);
+      await this.begin(trx, after, now.toISOString(), now);
       // Still to be acknowledged? The new severity's escalation stands; else only its reminders.
       if (after.status !== 'detected') await this.cancel(trx, after.id, ['notify_step', 'escalate']);
       return;
@@ -150,6 +198,61 @@ export class EscalationService {
       if (due.length === 0) return fired;
       for (const timer of due) {
         if (await this.fire(timer.id)) fired++;
+      }
+    }
+  }
+
+  /**
+   * A notification was dead-lettered: tell the incident commander on call (email, and Slack
+   * when set up), in the transaction that marks it dead. A failed `delivery_failed` message is
+   * not raised again (the timeline record is all that is left to do).
+   */
+  async raiseDeliveryFailureIn(
+    trx: Transaction<Database>,
+    failed: {
+      readonly id: string;
+      readonly channel: string;
+      readonly recipient: string;
+      readonly kind: string;
+      readonly lastError: string | null;
+      readonly message: InternalAlert;
+    },
+  ): Promise<void> {
+    if (failed.kind === 'delivery_failed') return;
+    const now = this.options.clock.now();
+    const commander = this.recipientsOf(
+      { level: 0, roles: [{ role: 'incident_commander', slot: 'primary' }], stakeholders: [] },
+      now,
+    );
+    const message: InternalAlert = {
+      ...failed.message,
+      kind: 'delivery_failed',
+      summary: `A ${failed.kind} to ${failed.recipient} by ${failed.channel} could not be delivered (${failed.lastError ?? 'unknown error'}). ${failed.message.summary}`,
+    };
+    const { routes, outbox } = this.options;
+    for (const r of commander) {
+      const key = (channel: string) => `${failed.id}:delivery_failed:${r.id}:${channel}`;
+      if (routes.email && r.email) {
+        await outbox.enqueueIn(trx, {
+          incidentId: failed.message.incidentId,
+          kind: 'delivery_failed',
+          channel: 'email',
+          recipient: r.id,
+          target: r.email,
+          idempotencyKey: key('email'),
+          message,
+        });
+      }
+      if (routes.slack && r.slackWebhook) {
+        await outbox.enqueueIn(trx, {
+          incidentId: failed.message.incidentId,
+          kind: 'delivery_failed',
+          channel: 'slack',
+          recipient: r.id,
+          target: r.slackWebhook,
+          idempotencyKey: key('slack'),
+          message,
+        });
       }
     }
   }
@@ -234,7 +337,7 @@ export class EscalationService {
     });
   }
 
-  private async start(
+  private async begin(
     trx: Transaction<Database>,
     incident: Incident,
     clockStart: string,
@@ -325,26 +428,37 @@ export class EscalationService {
     const { routes, outbox } = this.options;
     for (const r of recipients) {
       const key = (channel: string) => `${incident.id}:${cause}:${r.id}:${channel}`;
-      if (routes.email && r.email) {
+      const email = routes.email && r.email !== undefined;
+      const slack = routes.slack && r.slackWebhook !== undefined;
+      if (!email && !slack) continue;
+      // Their own link, for a page that asks for an acknowledgement.
+      const linked =
+        this.options.ackLinks && kind !== 'reminder' && incident.status === 'detected'
+          ? {
+              ...message,
+              ackUrl: await this.options.ackLinks.createIn(trx, { incidentId: incident.id, recipient: r.id }),
+            }
+          : message;
+      if (email) {
         await outbox.enqueueIn(trx, {
           incidentId: incident.id,
           kind,
           channel: 'email',
           recipient: r.id,
-          target: r.email,
+          target: r.email!,
           idempotencyKey: key('email'),
-          message,
+          message: linked,
         });
       }
-      if (routes.slack && r.slackWebhook) {
+      if (slack) {
         await outbox.enqueueIn(trx, {
           incidentId: incident.id,
           kind,
           channel: 'slack',
           recipient: r.id,
-          target: r.slackWebhook,
+          target: r.slackWebhook!,
           idempotencyKey: key('slack'),
-          message,
+          message: linked,
         });
       }
     }

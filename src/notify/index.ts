@@ -4,6 +4,17 @@
  */
 
 export {
+  ACK_LINK_PATH,
+  ACK_LINK_TTL_MS,
+  type AckLink,
+  AckLinks,
+  type AckLinksDeps,
+  type AckLinkUse,
+  ackLinkActor,
+  hashToken as hashAckToken,
+  type IncidentAcknowledger,
+} from './ack-links.js';
+export {
   type ChannelSettings,
   type Channels,
   createChannels,
@@ -21,6 +32,12 @@ export {
   WebhookChannel,
   type WebhookChannelSettings,
 } from './channels/index.js';
+export {
+  EscalationService,
+  type NotificationSink,
+  type PagingRoutes,
+  type Recipient,
+} from './escalation-service.js';
 export {
   CHANNEL_KINDS,
   type Channel,
@@ -52,6 +69,7 @@ export {
   type OutboxWorkerOptions,
   recordOnTimeline,
 } from './outbox-worker.js';
+export { createPaging, type Paging, type PagingDeps } from './paging.js';
 export {
   type LoadTemplatesOptions,
   loadTemplates,

@@ -4,7 +4,7 @@
  * in). SQLite runs in a fresh temporary data directory; PostgreSQL runs in a freshly created
  * database that is dropped again on cleanup, since startFirebreak has no schema option.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
@@ -51,6 +51,10 @@ export interface TestServerOptions {
   readonly startDetection?: boolean;
   /** Turn the syslog listener on, TCP on this port (0: any free port). */
   readonly syslogTcpPort?: number;
+  /** A firebreak.yaml to put in the data directory (which is the working directory of loadConfig). */
+  readonly configYaml?: string;
+  /** The environment loadConfig sees (else none). */
+  readonly env?: Record<string, string>;
 }
 
 /** Settings as startFirebreak sees them, from overrides alone. */
@@ -59,10 +63,11 @@ export function testConfig(
   databaseUrl?: string,
   policyFile = DEFAULT_POLICY,
   extra: ConfigOverrides = {},
+  env: Record<string, string> = {},
 ) {
   return loadConfig(
     { port: 0, host: '127.0.0.1', dataDir, policyFile, ...(databaseUrl ? { databaseUrl } : {}), ...extra },
-    {},
+    env,
     dataDir,
   );
 }
@@ -96,11 +101,13 @@ export async function startTestServer(
   const dataDir = mkdtempSync(join(tmpdir(), 'firebreak-e2e-'));
   const database = dialect === 'postgres' ? await freshPostgresDatabase() : undefined;
   const announced: string[] = [];
+  if (options.configYaml !== undefined) writeFileSync(join(dataDir, 'firebreak.yaml'), options.configYaml);
   const config = testConfig(
     dataDir,
     database?.url,
     options.policyFile,
     options.syslogTcpPort === undefined ? {} : { syslogTcpPort: options.syslogTcpPort },
+    options.env,
   );
   const start = () =>
     startFirebreak(config, {
