@@ -29,12 +29,20 @@ interface Mail {
   readonly raw: string;
 }
 
-function startSmtp(): Promise<{ port: number; mails: Mail[]; server: SMTPServer }> {
+function startSmtp(
+  options: { port?: number; refuse?: string } = {},
+): Promise<{ port: number; mails: Mail[]; server: SMTPServer }> {
   const mails: Mail[] = [];
   const server = new SMTPServer({
     disabledCommands: ['STARTTLS', 'AUTH'],
     authOptional: true,
     logger: false,
+    onRcptTo(address, _session, callback) {
+      // A mailbox that does not exist: a permanent refusal, as a real server answers.
+      if (address.address === options.refuse) {
+        callback(Object.assign(new Error('5.1.1 No such user'), { responseCode: 550 }));
+      } else callback();
+    },
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
       stream.on('data', (c: Buffer) => chunks.push(c));
@@ -48,11 +56,13 @@ function startSmtp(): Promise<{ port: number; mails: Mail[]; server: SMTPServer 
     },
   });
   return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () =>
+    server.listen(options.port ?? 0, '127.0.0.1', () =>
       resolve({ port: (server.server.address() as AddressInfo).port, mails, server }),
     ),
   );
 }
+
+const closeSmtp = (server: SMTPServer) => new Promise<void>((resolve) => server.close(() => resolve()));
 
 interface Hook {
   readonly body: string;
@@ -191,3 +201,95 @@ for (const d of DIALECTS) {
     }, 30_000);
   });
 }
+
+const paging = (smtpPort: number) =>
+  [
+    'channels:',
+    `  email: { host: 127.0.0.1, port: ${smtpPort}, secure: false, starttls: never, from: firebreak@kct.example, timeout_ms: 2000 }`,
+    '',
+  ].join('\n');
+
+describe('paging across failures and restarts (SQLite)', () => {
+  let s: TestServer | undefined;
+  let smtp: Awaited<ReturnType<typeof startSmtp>> | undefined;
+  afterEach(async () => {
+    await s?.cleanup();
+    if (smtp) await closeSmtp(smtp.server);
+    s = undefined;
+    smtp = undefined;
+  });
+
+  it('a page refused for good goes on the timeline and to the commander on call', async () => {
+    const commsLead = emailOf('primary', 'communications_lead');
+    smtp = await startSmtp({ refuse: commsLead });
+    const clock = new VirtualClock(T0);
+    s = await startTestServer('sqlite', {
+      clock,
+      configYaml: paging(smtp.port),
+      env: { FIREBREAK_ROSTER: ROSTER_FILE },
+    });
+    const created = await call<{ id: string }>(s.url, 'POST', '/v1/incidents', {
+      key: s.adminKey,
+      json: { title: 'Card data exposed', severity: 'P0' },
+    });
+    const id = created.body.id;
+    const commander = emailOf('primary', 'incident_commander');
+    await until('the delivery_failed mail', () =>
+      smtp!.mails.some((m) => m.to.includes(commander) && /X-Firebreak-Kind: delivery_failed/.test(m.raw)),
+    );
+    const failedMail = smtp.mails.find((m) => /X-Firebreak-Kind: delivery_failed/.test(m.raw))!;
+    expect(failedMail.raw.replace(/=\r\n/g, '')).toContain('5.1.1 No such user');
+    const incident = await call<{
+      timeline: { kind: string; actor: string; data: Record<string, unknown> }[];
+    }>(s.url, 'GET', `/v1/incidents/${id}`, { key: s.adminKey });
+    const failed = incident.body.timeline.filter((r) => r.kind === 'notification_failed');
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toMatchObject({
+      actor: 'outbox',
+      data: { channel: 'email', kind: 'page', attempts: 1 },
+    });
+    expect(String(failed[0]!.data.error)).toContain('550');
+    // The others got their page; the refused address got nothing.
+    expect(smtp.mails.some((m) => m.to.includes(commsLead))).toBe(false);
+  }, 30_000);
+
+  it('a restart with pages pending and a timer pending delivers each page once and fires the timer', async () => {
+    // A port with nothing listening: the first attempts are refused and stay pending.
+    const probe = await startSmtp();
+    const port = probe.port;
+    await closeSmtp(probe.server);
+    const clock = new VirtualClock(T0);
+    s = await startTestServer('sqlite', {
+      clock,
+      configYaml: paging(port),
+      env: { FIREBREAK_ROSTER: ROSTER_FILE },
+    });
+    const created = await call<{ id: string }>(s.url, 'POST', '/v1/incidents', {
+      key: s.adminKey,
+      json: { title: 'Card data exposed', severity: 'P0' },
+    });
+    expect(created.status).toBe(201);
+    // Let the worker try (and fail) once; the clock stands still, so no retry is due yet.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await s.stop();
+
+    smtp = await startSmtp({ port });
+    await s.restart();
+    clock.advance(60_000);
+    const level1 = [...ROLES.map((r) => emailOf('primary', r)), 'security-incidents@kctmenswear.com'].sort();
+    await until('the pending pages', () => smtp!.mails.length >= level1.length);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(smtp.mails.flatMap((m) => m.to).sort()).toEqual(level1);
+    // The level-2 timer, written before the restart, fires once its time comes.
+    clock.advance(60_000);
+    const backups = ROLES.map((r) => emailOf('backup', r)).sort();
+    await until('the backups', () => smtp!.mails.length >= level1.length + backups.length);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(
+      smtp.mails
+        .slice(level1.length)
+        .flatMap((m) => m.to)
+        .sort(),
+    ).toEqual(backups);
+  }, 40_000);
+});
