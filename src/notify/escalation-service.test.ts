@@ -25,6 +25,7 @@ interface Page {
   readonly kind: string;
   readonly recipient: string;
   readonly target: string;
+  readonly impact: string;
 }
 
 /** Role-slot pairs → the person ids the roster gives them at T0 (the roster is tested on its own). */
@@ -60,6 +61,7 @@ for (const d of DIALECTS) {
           kind: input.kind,
           recipient: input.recipient,
           target: input.target,
+          impact: input.message.impact,
         });
       },
     };
@@ -207,6 +209,11 @@ for (const d of DIALECTS) {
       });
       const raisedAt = pages.filter((p) => p.minute === 1).map((p) => p.recipient);
       expect(raisedAt).toContain('cto');
+      // Before the classification the page says so; after it, the assessed impact.
+      expect(pages[0]!.impact).toBe('not yet assessed (the incident is not classified)');
+      expect(
+        pages.filter((p) => p.minute === 1).every((p) => p.impact === 'data low, service low, customers low'),
+      ).toBe(true);
       // A new service instance (a restart) on the same database fires the pending timers once.
       const restarted = setup(KCT, ROSTERS.kct).escalation;
       clock.advance(2 * MIN);

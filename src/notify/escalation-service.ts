@@ -297,6 +297,7 @@ export class EscalationService {
           'summary',
           'roles',
           'version',
+          'classification',
         ])
         .where('id', '=', timer.incident_id)
         .executeTakeFirstOrThrow();
@@ -306,7 +307,13 @@ export class EscalationService {
         clockStart: incidentRow.clock_started_at,
         ackBy: incidentRow.ack_by,
       };
-      const snapshot = {
+      const classification = incidentRow.classification
+        ? (JSON.parse(incidentRow.classification) as {
+            impact: { data: string; service: string; customer: string };
+          })
+        : undefined;
+      const snapshot: IncidentSnapshot = {
+        ...(classification ? { impact: impactText(classification.impact) } : {}),
         id: incidentRow.id,
         title: incidentRow.title,
         summary: incidentRow.summary,
@@ -516,7 +523,7 @@ export class EscalationService {
       severity: incident.severity,
       status: incident.status,
       summary: incident.summary || incident.title,
-      impact: 'being assessed',
+      impact: incident.impact ?? 'not yet assessed (the incident is not classified)',
       currentActions:
         incident.status === 'detected' ? 'awaiting acknowledgement' : `status ${incident.status}`,
       nextUpdate: new Date(now.getTime() + (cadence?.everyMs ?? 60 * 60_000)).toISOString(),
@@ -528,6 +535,8 @@ export class EscalationService {
 }
 
 interface IncidentSnapshot {
+  /** The classification's impact in words, when it has been classified. */
+  readonly impact?: string;
   readonly id: string;
   readonly title: string;
   readonly summary: string;
@@ -537,8 +546,13 @@ interface IncidentSnapshot {
   readonly roles: Readonly<Record<string, string>>;
 }
 
+function impactText(impact: { data: string; service: string; customer: string }): string {
+  return `data ${impact.data}, service ${impact.service}, customers ${impact.customer}`;
+}
+
 function snapshotOf(incident: Incident): IncidentSnapshot {
   return {
+    ...(incident.classification ? { impact: impactText(incident.classification.impact) } : {}),
     id: incident.id,
     title: incident.title,
     summary: incident.summary,
