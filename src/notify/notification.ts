@@ -54,6 +54,26 @@ export interface InternalAlert {
   readonly incidentUrl?: string;
 }
 
+/**
+ * The internal alert's fields in the snake_case of Firebreak's JSON (the signed webhook's body,
+ * PagerDuty's custom_details): one spelling for every receiver that parses them.
+ */
+export function internalAlertFields(a: InternalAlert) {
+  return {
+    incident_id: a.incidentId,
+    title: a.title,
+    severity: a.severity,
+    status: a.status,
+    summary: a.summary,
+    impact: a.impact,
+    current_actions: a.currentActions,
+    next_update: a.nextUpdate,
+    commander: a.commander,
+    team: [...a.team],
+    ack_by: a.ackBy,
+  };
+}
+
 /** One message to one recipient on one channel, as the outbox stores it. */
 export interface Notification {
   readonly id: string;

@@ -23,7 +23,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Mustache from 'mustache';
 import { FirebreakError } from '../kernel/index.js';
-import type { InternalAlert, Notification, NotificationKind } from './notification.js';
+import {
+  type InternalAlert,
+  internalAlertFields,
+  type Notification,
+  type NotificationKind,
+} from './notification.js';
 
 /** The packaged templates (`templates/` at the package root). */
 export const PACKAGED_TEMPLATES_DIR = fileURLToPath(new URL('../../templates/', import.meta.url));
@@ -193,17 +198,7 @@ export function loadTemplates(options: LoadTemplatesOptions = {}): MessageTempla
         idempotency_key: n.idempotencyKey,
         notification_id: n.id,
         recipient: n.recipient,
-        incident_id: a.incidentId,
-        title: a.title,
-        severity: a.severity,
-        status: a.status,
-        summary: a.summary,
-        impact: a.impact,
-        current_actions: a.currentActions,
-        next_update: a.nextUpdate,
-        commander: a.commander,
-        team: [...a.team],
-        ack_by: a.ackBy,
+        ...internalAlertFields(a),
         ack_url: a.ackUrl ?? null,
         incident_url: a.incidentUrl ?? null,
         text: render(t('text'), a),

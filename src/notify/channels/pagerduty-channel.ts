@@ -12,7 +12,13 @@
  */
 import { type Clock, systemClock } from '../../kernel/index.js';
 import type { Severity } from '../../policy/index.js';
-import { type Channel, DeliveryError, type Notification, type NotificationKind } from '../notification.js';
+import {
+  type Channel,
+  DeliveryError,
+  internalAlertFields,
+  type Notification,
+  type NotificationKind,
+} from '../notification.js';
 import type { MessageTemplates } from '../templates.js';
 import { DEFAULT_TIMEOUT_MS, displayUrl, postForDelivery } from './http-delivery.js';
 
@@ -84,20 +90,7 @@ export class PagerDutyChannel implements Channel {
         component: 'firebreak',
         group: 'security-incidents',
         class: 'security incident',
-        custom_details: {
-          incident_id: a.incidentId,
-          kind: a.kind,
-          title: a.title,
-          severity: a.severity,
-          status: a.status,
-          summary: a.summary,
-          impact: a.impact,
-          current_actions: a.currentActions,
-          next_update: a.nextUpdate,
-          commander: a.commander,
-          team: [...a.team],
-          ack_by: a.ackBy,
-        },
+        custom_details: { ...internalAlertFields(a), kind: a.kind },
       },
       client: 'Firebreak',
       ...(a.incidentUrl ? { client_url: a.incidentUrl } : {}),
