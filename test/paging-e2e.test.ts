@@ -131,7 +131,7 @@ for (const d of DIALECTS) {
 
     it('pages level 1 at once, the backups at the ack deadline, and stops once acknowledged by the link in a mail', async () => {
       expect(s.announced.find((l) => l.startsWith('paging:'))).toMatch(
-        /channels email, webhook; roster .*\(\d+ people\)/,
+        /^paging: channels email, webhook; roster .*\(\d+ people\); acknowledgement links at http:\/\/firebreak\.test$/,
       );
       const created = await call<{ id: string }>(s.url, 'POST', '/v1/incidents', {
         key: s.adminKey,

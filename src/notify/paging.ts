@@ -81,6 +81,9 @@ export function createPaging(deps: PagingDeps): Paging {
     roster
       ? `roster ${roster.file} (${Object.keys(roster.people).length} people)`
       : 'no roster (roles cannot be paged: set FIREBREAK_ROSTER)',
+    ackLinks
+      ? `acknowledgement links at ${settings.publicUrl}`
+      : 'no acknowledgement links (set paging.public_url)',
   ].join('; ');
   return {
     escalation,
