@@ -424,14 +424,14 @@ describe('slack channel (incoming webhook)', () => {
 
 /** A receiver's check, as the README shows it: any v1 signature matching any known secret. */
 function verify(req: Received, secrets: string[]): boolean {
-  const timestamp = req.headers['x-firebreak-timestamp'] as string;
   const signatures = String(req.headers['x-firebreak-signature'] ?? '')
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s.startsWith('v1='))
     .map((s) => Buffer.from(s.slice(3), 'hex'));
   return secrets.some((secret) => {
-    const expected = createHmac('sha256', secret).update(`${timestamp}.${req.body}`).digest();
+    // PagerDuty's v3 check, unchanged: HMAC-SHA256 of the raw body.
+    const expected = createHmac('sha256', secret).update(req.body).digest();
     return signatures.some((sig) => sig.length === expected.length && timingSafeEqual(sig, expected));
   });
 }
@@ -452,12 +452,13 @@ describe('webhook channel (signed)', () => {
     expect(verify(req!, ['new-secret-2026'])).toBe(true);
     expect(verify(req!, ['old-secret-2025'])).toBe(true);
     expect(verify(req!, ['some-other-secret'])).toBe(false);
-    // A replayed body under a new timestamp does not verify.
-    expect(
-      verify({ ...req!, headers: { ...req!.headers, 'x-firebreak-timestamp': '1767607500' } }, [
-        'new-secret-2026',
-      ]),
-    ).toBe(false);
+    // The send time is inside the signed body: changing it to pass a replay check breaks the signature.
+    const replayed = req!.body.replace(
+      '"sent_at":"2026-01-05T10:00:00.000Z"',
+      '"sent_at":"2026-01-05T10:05:00.000Z"',
+    );
+    expect(replayed).not.toBe(req!.body);
+    expect(verify({ ...req!, body: replayed }, ['new-secret-2026'])).toBe(false);
     const body = JSON.parse(req!.body) as Record<string, unknown>;
     expect(body).toMatchObject({
       version: 1,

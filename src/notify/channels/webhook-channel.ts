@@ -1,16 +1,16 @@
 /**
  * The generic webhook: the internal alert as a stable JSON body (templates.ts WebhookBody),
- * POSTed to the notification's target URL and signed the way PagerDuty signs its v3 webhooks,
- * with one difference that adds replay protection:
+ * POSTed to the notification's target URL and signed exactly the way PagerDuty signs its v3
+ * webhooks, so a receiver's existing PagerDuty verification code works unchanged:
  *
- *   X-Firebreak-Timestamp: 1767607200                     (Unix seconds, when sent)
  *   X-Firebreak-Signature: v1=<hex>,v1=<hex>              (one per secret, in settings order)
+ *   X-Firebreak-Timestamp: 1767607200                     (Unix seconds, when sent)
  *   Idempotency-Key: <the notification's idempotency key> (the same on every retry)
  *
- * where each `<hex>` is HMAC-SHA256(secret, `${timestamp}.${rawBody}`). PagerDuty signs the raw
- * body alone; signing the timestamp too lets a receiver refuse a captured request replayed
- * later (reject timestamps more than 5 minutes off). While a secret is rotated, list both: the
- * receiver accepts the request when any `v1=` signature matches a secret it knows.
+ * where each `<hex>` is HMAC-SHA256(secret, rawBody). The timestamp is also inside the signed
+ * body (`sent_at`), so a receiver can refuse a captured request replayed later (reject a
+ * `sent_at` more than 5 minutes off) without a signature scheme of its own. While a secret is
+ * rotated, list both: the receiver accepts the request when any `v1=` signature matches.
  */
 import { createHmac } from 'node:crypto';
 import { type Clock, systemClock } from '../../kernel/index.js';
@@ -35,15 +35,13 @@ export interface WebhookChannelSettings {
 }
 
 /**
- * The signature header value for a body sent at `timestamp` (Unix seconds).
+ * The signature header value of a body: PagerDuty's v3 format, one `v1=` per secret.
  *
  * @example
- * signWebhook('{"a":1}', 1767607200, ['s1', 's0']) // 'v1=9f…,v1=3c…'
+ * signWebhook('{"a":1}', ['s1', 's0']) // 'v1=9f…,v1=3c…'
  */
-export function signWebhook(body: string, timestamp: number, secrets: readonly string[]): string {
-  return secrets
-    .map((secret) => `v1=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`)
-    .join(',');
+export function signWebhook(body: string, secrets: readonly string[]): string {
+  return secrets.map((secret) => `v1=${createHmac('sha256', secret).update(body).digest('hex')}`).join(',');
 }
 
 export class WebhookChannel implements Channel {
@@ -66,8 +64,13 @@ export class WebhookChannel implements Channel {
         false,
       );
     }
-    const body = JSON.stringify(this.templates.webhookBody(notification));
-    const timestamp = Math.floor(this.clock.now().getTime() / 1000);
+    const now = this.clock.now();
+    const timestamp = Math.floor(now.getTime() / 1000);
+    // sent_at inside the signed body: the receiver's replay check is covered by the signature.
+    const body = JSON.stringify({
+      ...this.templates.webhookBody(notification),
+      sent_at: new Date(timestamp * 1000).toISOString(),
+    });
     await postForDelivery({
       channel: 'webhook',
       shownTarget,
@@ -75,7 +78,7 @@ export class WebhookChannel implements Channel {
       body,
       headers: {
         [TIMESTAMP_HEADER]: String(timestamp),
-        [SIGNATURE_HEADER]: signWebhook(body, timestamp, this.settings.secrets),
+        [SIGNATURE_HEADER]: signWebhook(body, this.settings.secrets),
         'idempotency-key': notification.idempotencyKey,
       },
       timeoutMs: this.settings.timeoutMs ?? DEFAULT_TIMEOUT_MS,
