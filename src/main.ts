@@ -145,6 +145,7 @@ export async function startFirebreak(
           }),
       gate,
       ...(paging.ackLinks === undefined ? {} : { ackLinks: paging.ackLinks }),
+      outbox: paging.outbox,
       logger:
         options.requestLog === false || config.logLevel === 'silent' ? false : { level: config.logLevel },
     });

@@ -255,6 +255,18 @@ describe('paging across failures and restarts (SQLite)', () => {
     expect(String(failed[0]!.data.error)).toContain('550');
     // The others got their page; the refused address got nothing.
     expect(smtp.mails.some((m) => m.to.includes(commsLead))).toBe(false);
+    // And the API says where every page stands.
+    const listed = await call<{
+      items: { recipient: string; target: string; status: string; kind: string; last_error: string | null }[];
+    }>(s.url, 'GET', `/v1/incidents/${id}/notifications`, { key: s.adminKey });
+    expect(listed.status).toBe(200);
+    const dead = listed.body.items.filter((n) => n.status === 'dead');
+    expect(dead).toEqual([expect.objectContaining({ target: commsLead, kind: 'page' })]);
+    expect(dead[0]!.last_error).toContain('550');
+    const pages = listed.body.items.filter((n) => n.kind === 'page');
+    expect(pages).toHaveLength(5);
+    const unknown = await call(s.url, 'GET', '/v1/incidents/INC-2026-999/notifications', { key: s.adminKey });
+    expect(unknown.status).toBe(404);
   }, 30_000);
 
   it('a restart with pages pending and a timer pending delivers each page once and fires the timer', async () => {

@@ -12,7 +12,7 @@ import type { AuditLog } from '../audit/index.js';
 import { AlertQuery, type IncidentService, type OutsideAlertService } from '../incidents/index.js';
 import type { EventLog } from '../ingest/index.js';
 import type { Clock } from '../kernel/index.js';
-import type { AckLinks } from '../notify/index.js';
+import type { AckLinks, Outbox } from '../notify/index.js';
 import type { ResponsePolicy } from '../policy/index.js';
 import type { Store } from '../store/index.js';
 import type { ApiKeyService } from './api-keys.js';
@@ -26,6 +26,7 @@ import { alertRoutes } from './routes/alert-routes.js';
 import { eventRoutes } from './routes/event-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
 import { incidentRoutes } from './routes/incident-routes.js';
+import { notificationRoutes } from './routes/notification-routes.js';
 import { webhookRoutes } from './routes/webhook-routes.js';
 
 export interface ServerDeps {
@@ -58,6 +59,8 @@ export interface ServerDeps {
   readonly gate?: IngestGate;
   /** One-click acknowledgement links: /v1/ack/{token} exists only when given (needs a public URL). */
   readonly ackLinks?: AckLinks;
+  /** The paging outbox: GET /v1/incidents/{id}/notifications reads it, when given. */
+  readonly outbox?: Outbox;
 }
 
 function makeAjv(coerceTypes: false | 'array'): Ajv {
@@ -133,6 +136,13 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
 
   await app.register(webhookRoutes, { outside: deps.outside, keys: deps.keys, gate });
   if (deps.ackLinks) await app.register(ackRoutes, { ackLinks: deps.ackLinks, incidents: deps.incidents });
+  if (deps.outbox) {
+    await app.register(notificationRoutes, {
+      outbox: deps.outbox,
+      incidents: deps.incidents,
+      keys: deps.keys,
+    });
+  }
 
   app.get(
     '/v1/policy',
