@@ -570,6 +570,13 @@ describe('every command has --help with an example', () => {
     ['ingest'],
     ['alerts'],
     ['alerts', 'list'],
+    ['decisions'],
+    ['decisions', 'list'],
+    ['decisions', 'add'],
+    ['decisions', 'delete'],
+    ['switches'],
+    ['switches', 'list'],
+    ['switches', 'set'],
   ];
 
   it('exits 0 and shows "Example" for all of them', async () => {

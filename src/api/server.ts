@@ -9,6 +9,7 @@ import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { AuditLog } from '../audit/index.js';
+import { DecisionService } from '../connectors/index.js';
 import { AlertQuery, type IncidentService, type OutsideAlertService } from '../incidents/index.js';
 import type { EventLog } from '../ingest/index.js';
 import type { Clock } from '../kernel/index.js';
@@ -23,6 +24,7 @@ import { type DetectionMetrics, metricsRoutes, type SyslogMetrics } from './metr
 import { ackRoutes } from './routes/ack-routes.js';
 import { adminRoutes } from './routes/admin-routes.js';
 import { alertRoutes } from './routes/alert-routes.js';
+import { decisionRoutes } from './routes/decision-routes.js';
 import { eventRoutes } from './routes/event-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
 import { incidentRoutes } from './routes/incident-routes.js';
@@ -35,6 +37,8 @@ export interface ServerDeps {
   readonly incidents: IncidentService;
   /** GET /v1/alerts and /v1/incidents/{id}/alerts read it; by default a reader over `store`. */
   readonly alerts?: AlertQuery;
+  /** /v1/decisions and /v1/switches; by default a service over `store`. */
+  readonly decisions?: DecisionService;
   readonly keys: ApiKeyService;
   /** The durable event log: POST /v1/events appends to it, GET /v1/events searches it. */
   readonly events: EventLog;
@@ -123,6 +127,11 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   await app.register(incidentRoutes, { incidents: deps.incidents, keys: deps.keys });
   await app.register(alertRoutes, {
     alerts: deps.alerts ?? new AlertQuery({ store: deps.store }),
+    keys: deps.keys,
+  });
+  await app.register(decisionRoutes, {
+    decisions:
+      deps.decisions ?? new DecisionService({ store: deps.store, clock: deps.clock, audit: deps.audit }),
     keys: deps.keys,
   });
   await app.register(adminRoutes, { keys: deps.keys, audit: deps.audit, store: deps.store });

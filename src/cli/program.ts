@@ -8,6 +8,7 @@ import { FirebreakError, isFirebreakError } from '../kernel/index.js';
 import { registerAlertCommands } from './alert-commands.js';
 import { registerAuditCommands } from './audit-commands.js';
 import { type CliDeps, makeContext } from './context.js';
+import { registerDecisionCommands } from './decision-commands.js';
 import { registerDetectCommand } from './detect-command.js';
 import { registerEventCommands } from './event-commands.js';
 import { EXIT_CODES, EXIT_USAGE } from './exit-codes.js';
@@ -42,6 +43,7 @@ export function buildProgram(deps: CliDeps, output: Output, version: string): Co
   registerServeCommand(program, ctx);
   registerIncidentCommands(program, ctx);
   registerAlertCommands(program, ctx);
+  registerDecisionCommands(program, ctx);
   registerKeyCommands(program, ctx);
   registerEventCommands(program, ctx);
   registerAuditCommands(program, ctx);

@@ -55,6 +55,7 @@ export const ERROR_CATALOGUE = {
   FB_ERR_SCOPE: { kind: 'forbidden', message: 'this action needs scope {needed}; the key has {has}' },
   FB_ERR_INCIDENT_NOT_FOUND: { kind: 'not_found', message: 'incident {id} does not exist' },
   FB_ERR_KEY_NOT_FOUND: { kind: 'not_found', message: 'API key {id} does not exist' },
+  FB_ERR_DECISION_NOT_FOUND: { kind: 'not_found', message: 'decision {id} does not exist' },
   FB_ERR_LAST_ADMIN_KEY: {
     kind: 'conflict',
     message: 'key {id} is the last active admin key; create another admin key before revoking it',

@@ -229,6 +229,43 @@ export interface AckLinkTable {
   created_at: string;
 }
 
+/** A containment decision (README "Containment: decisions and switches"). Never deleted. */
+export interface DecisionTable {
+  id: string;
+  /** The change number of its creation. */
+  seq: Int64;
+  type: string;
+  scope: string;
+  /** Canonical address or network/prefix. */
+  value: string;
+  origin: string;
+  reason: string;
+  incident_id: string | null;
+  created_by: string;
+  created_at: string;
+  expires_at: string;
+  deleted_at: string | null;
+  deleted_by: string | null;
+  /** The change number of its deletion, or null. */
+  deleted_seq: Int64 | null;
+}
+
+/** One row (id = 1): the last decision change number given out. */
+export interface DecisionHeadTable {
+  id: number;
+  seq: Int64;
+}
+
+/** A kill switch that was set at least once; one without a row has its default. */
+export interface SwitchTable {
+  name: string;
+  /** 1 on, 0 off. */
+  enabled: number;
+  reason: string;
+  updated_at: string;
+  updated_by: string;
+}
+
 export interface Database {
   incidents: IncidentTable;
   incident_counters: IncidentCounterTable;
@@ -247,4 +284,7 @@ export interface Database {
   notifications: NotificationTable;
   escalation_timers: EscalationTimerTable;
   ack_links: AckLinkTable;
+  decisions: DecisionTable;
+  decision_head: DecisionHeadTable;
+  switches: SwitchTable;
 }

@@ -10,6 +10,8 @@ export type {
   AuditLogTable,
   ConsumerCheckpointTable,
   Database,
+  DecisionHeadTable,
+  DecisionTable,
   EscalationTimerTable,
   EventLogHeadTable,
   EventLogTable,
@@ -19,6 +21,7 @@ export type {
   Int64,
   NotificationTable,
   OutsideAlertTable,
+  SwitchTable,
 } from './database.js';
 export { AUDIT_GENESIS_HASH, type Dialect } from './migrations.js';
 export { openStore, POSTGRES_SCHEMA_LOCK, SQLITE_FILE, type Store, type StoreOptions } from './open-store.js';

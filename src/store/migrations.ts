@@ -359,6 +359,73 @@ function migrationsFor(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0007_decisions': {
+      async up(db: Kysely<unknown>) {
+        const int64 = dialect === 'sqlite' ? 'integer' : 'bigint';
+        // Firebreak's own blocklist, read by the shop's middleware (README "Containment").
+        // A row is never deleted: deletion (the undo) and expiry end it, and the stream needs
+        // the ended rows to tell a bouncer what to drop.
+        await db.schema
+          .createTable('decisions')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          // The change number of its creation (see decision_head).
+          .addColumn('seq', int64, (c) => c.notNull().unique())
+          // ban, captcha, throttle
+          .addColumn('type', 'text', (c) => c.notNull())
+          // ip, cidr
+          .addColumn('scope', 'text', (c) => c.notNull())
+          // Canonical text: 203.0.113.7, 2001:db8::1, 10.0.0.0/24, 2001:db8::/32.
+          .addColumn('value', 'text', (c) => c.notNull())
+          // rule:<id>, person:<name>, playbook:<run id>
+          .addColumn('origin', 'text', (c) => c.notNull())
+          .addColumn('reason', 'text', (c) => c.notNull())
+          .addColumn('incident_id', 'text')
+          .addColumn('created_by', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          // Always set: every decision is duration-bound, and expiry is its default undo.
+          .addColumn('expires_at', 'text', (c) => c.notNull())
+          .addColumn('deleted_at', 'text')
+          .addColumn('deleted_by', 'text')
+          // The change number of its deletion; null while not deleted.
+          .addColumn('deleted_seq', int64)
+          .execute();
+        // lookup(ip): the exact address among the live ones; the CIDRs are loaded by scope.
+        await db.schema
+          .createIndex('decisions_live')
+          .on('decisions')
+          .columns(['scope', 'value', 'expires_at'])
+          .where(sql.ref('deleted_seq'), 'is', null)
+          .execute();
+        // The stream: what expired, and what was deleted, since a cursor.
+        await db.schema.createIndex('decisions_expiry').on('decisions').column('expires_at').execute();
+        await db.schema.createIndex('decisions_deleted').on('decisions').column('deleted_seq').execute();
+
+        // One row (id = 1): the last change number given out. Every addition and deletion takes
+        // the next under this row's lock, so changes commit in seq order: a reader that sees seq
+        // N has seen every change up to N (what makes the stream's cursor safe).
+        await db.schema
+          .createTable('decision_head')
+          .addColumn('id', 'integer', (c) => c.primaryKey())
+          .addColumn('seq', int64, (c) => c.notNull())
+          .execute();
+        await db
+          .insertInto('decision_head' as never)
+          .values({ id: 1, seq: 0 } as never)
+          .execute();
+
+        // Kill switches read by the shop (checkout_enabled ...). A switch without a row has its
+        // documented default (on).
+        await db.schema
+          .createTable('switches')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          // 1 on, 0 off (an integer in both dialects).
+          .addColumn('enabled', 'integer', (c) => c.notNull())
+          .addColumn('reason', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .addColumn('updated_by', 'text', (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }
 

@@ -159,6 +159,7 @@ for (const d of DIALECTS) {
           '0004_outside_alerts',
           '0005_alerts_by_time',
           '0006_paging',
+          '0007_decisions',
         ]);
       }
       // And it still takes writes where it left off.
@@ -198,6 +199,8 @@ describe.skipIf(postgresSkip)('openStore on PostgreSQL beside another schema', (
         'audit_head',
         'audit_log',
         'consumer_checkpoints',
+        'decision_head',
+        'decisions',
         'escalation_timers',
         'event_log',
         'event_log_head',
@@ -209,6 +212,7 @@ describe.skipIf(postgresSkip)('openStore on PostgreSQL beside another schema', (
         'kysely_migration_lock',
         'notifications',
         'outside_alerts',
+        'switches',
       ]);
     }
     // And each reopens, finding its own migration record.

@@ -1,0 +1,2 @@
+/** Connectors: what playbooks act through. Built in: `decisions` (Firebreak's own blocklist and switches). */
+export * from './decisions/index.js';
