@@ -1,0 +1,8 @@
+/** The `postgres` connector: the KCT plan's database containment commands, each with its undo. */
+export {
+  createPostgresConnector,
+  maskConnectionString,
+  type PostgresConnectorConfig,
+  PostgresConnectorError,
+  quoteIdentifier,
+} from './postgres-connector.js';
