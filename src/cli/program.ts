@@ -18,6 +18,7 @@ import { registerKeyCommands } from './key-commands.js';
 import { registerOncallCommands } from './oncall-commands.js';
 import type { Output } from './output.js';
 import { describeError } from './output.js';
+import { registerPlaybookCommands } from './playbook-commands.js';
 import { registerPolicyCommands } from './policy-commands.js';
 import { registerRulesCommands } from './rules-commands.js';
 import { registerServeCommand } from './serve-command.js';
@@ -50,6 +51,7 @@ export function buildProgram(deps: CliDeps, output: Output, version: string): Co
   registerPolicyCommands(program, ctx);
   registerOncallCommands(program, ctx);
   registerRulesCommands(program, ctx);
+  registerPlaybookCommands(program, ctx);
   registerDetectCommand(program, ctx);
   registerIngestCommand(program, ctx);
   // Every subcommand reports usage errors through the handler below instead of exiting itself.

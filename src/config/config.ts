@@ -231,6 +231,8 @@ export const DEFAULT_PORT = 7340;
 export const POLICIES_DIR = fileURLToPath(new URL('../../policies/', import.meta.url));
 /** The packaged detection rule pack, loaded unless `--no-builtin`. */
 export const BUILTIN_RULES_DIR = fileURLToPath(new URL('../../rules/', import.meta.url));
+/** The packaged playbooks (`firebreak playbook list` and `check` read it unless given folders). */
+export const PLAYBOOKS_DIR = fileURLToPath(new URL('../../playbooks/', import.meta.url));
 
 export interface ConfigOverrides {
   configFile?: string;

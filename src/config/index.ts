@@ -7,6 +7,7 @@ export {
   type LogLevel,
   loadConfig,
   type PagingSettings,
+  PLAYBOOKS_DIR,
   POLICIES_DIR,
   type SyslogSettings,
 } from './config.js';

@@ -87,6 +87,7 @@ export const ERROR_CATALOGUE = {
   FB_ERR_POLICY_UNREADABLE: { kind: 'invalid', message: 'cannot read policy file {file}: {reason}' },
   FB_ERR_CONFIG_INVALID: { kind: 'invalid', message: '{source}: {problem}' },
   FB_ERR_RULE_INVALID: { kind: 'invalid', message: '{where}: {problem}' },
+  FB_ERR_PLAYBOOK_INVALID: { kind: 'invalid', message: '{where}: {problem}' },
   FB_ERR_LISTEN_FAILED: {
     kind: 'unavailable',
     message: 'cannot start {what} on {address}: {reason}; pick another port or stop what holds it',
