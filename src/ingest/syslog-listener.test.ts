@@ -135,6 +135,32 @@ describe('SyslogListener', () => {
     return { listener, udpPort: ports.udpPort!, tcpPort: ports.tcpPort! };
   }
 
+  /** An event log whose appends wait until `open()` is called: an append held in flight. */
+  function gatedLog(): { sink: SyslogEventSink; open: () => void } {
+    let open: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    return {
+      sink: {
+        append: async (events, options) => {
+          await gate;
+          return log.append(events, options);
+        },
+      },
+      open,
+    };
+  }
+
+  /** `total` octet-counted messages of ~1 KB: more than the kernel buffers hold between two sockets. */
+  function flood(total: number): Buffer {
+    const pad = 'p'.repeat(950);
+    return encodeSyslogFrames(
+      Array.from({ length: total }, (_, i) => `${line(i)} ${pad}`),
+      'octet-counting',
+    );
+  }
+
   /** Waits until `n` events are in the log and returns them in seq order. */
   async function logged(listener: SyslogListener, n: number): Promise<LoggedEvent[]> {
     await waitFor(`${n} appended events`, () => listener.stats().appendedEvents >= n);
@@ -587,24 +613,10 @@ describe('SyslogListener', () => {
     });
 
     it('pauses a TCP flood while an append is in flight, so memory stays bounded, and resumes after', async () => {
-      let open: () => void = () => {};
-      const gate = new Promise<void>((resolve) => {
-        open = resolve;
-      });
-      const gated: SyslogEventSink = {
-        append: async (events, options) => {
-          await gate;
-          return log.append(events, options);
-        },
-      };
+      const { sink: gated, open } = gatedLog();
       const { listener, tcpPort } = await listen({ log: gated, batchMaxEvents: 200 });
       const total = 20_000;
-      // ~1 KB a message: 20 MB, more than the kernel buffers hold between the two sockets.
-      const pad = 'p'.repeat(950);
-      const stream = encodeSyslogFrames(
-        Array.from({ length: total }, (_, i) => `${line(i)} ${pad}`),
-        'octet-counting',
-      );
+      const stream = flood(total);
       const client = await tcpConnect(tcpPort);
       const sent = new Promise<void>((resolve) => client.end(stream, resolve));
       try {
@@ -633,11 +645,7 @@ describe('SyslogListener', () => {
         warn: (m) => warnings.push(m),
       });
       const total = 20_000;
-      const pad = 'p'.repeat(950);
-      const stream = encodeSyslogFrames(
-        Array.from({ length: total }, (_, i) => `${line(i)} ${pad}`),
-        'octet-counting',
-      );
+      const stream = flood(total);
       const client = await tcpConnect(tcpPort);
       const sent = new Promise<void>((resolve) => client.end(stream, resolve));
       try {
@@ -703,16 +711,7 @@ describe('SyslogListener', () => {
     });
 
     it('drops UDP messages once too many wait for the log, and counts them', async () => {
-      let open: () => void = () => {};
-      const gate = new Promise<void>((resolve) => {
-        open = resolve;
-      });
-      const gated: SyslogEventSink = {
-        append: async (events, options) => {
-          await gate;
-          return log.append(events, options);
-        },
-      };
+      const { sink: gated, open } = gatedLog();
       // batchMaxEvents 2: UDP drops at 32 pending events.
       const { listener, udpPort } = await listen({ log: gated, batchMaxEvents: 2 });
       await sendUdp(
