@@ -229,31 +229,15 @@ export class EscalationService {
       kind: 'delivery_failed',
       summary: `A ${failed.kind} to ${failed.recipient} by ${failed.channel} could not be delivered (${failed.lastError ?? 'unknown error'}). ${failed.message.summary}`,
     };
-    const { routes, outbox } = this.options;
     for (const r of commander) {
-      const key = (channel: string) => `${failed.id}:delivery_failed:${r.id}:${channel}`;
-      if (routes.email && r.email) {
-        await outbox.enqueueIn(trx, {
-          incidentId: failed.message.incidentId,
-          kind: 'delivery_failed',
-          channel: 'email',
-          recipient: r.id,
-          target: r.email,
-          idempotencyKey: key('email'),
-          message,
-        });
-      }
-      if (routes.slack && r.slackWebhook) {
-        await outbox.enqueueIn(trx, {
-          incidentId: failed.message.incidentId,
-          kind: 'delivery_failed',
-          channel: 'slack',
-          recipient: r.id,
-          target: r.slackWebhook,
-          idempotencyKey: key('slack'),
-          message,
-        });
-      }
+      await this.enqueuePersonal(
+        trx,
+        failed.message.incidentId,
+        'delivery_failed',
+        r,
+        (channel) => `${failed.id}:delivery_failed:${r.id}:${channel}`,
+        message,
+      );
     }
   }
 
@@ -432,12 +416,9 @@ export class EscalationService {
   ): Promise<void> {
     const recipients = this.recipientsOf(audience, now);
     const message = this.messageOf(incident, kind, recipients, now);
-    const { routes, outbox } = this.options;
+    const { routes } = this.options;
     for (const r of recipients) {
-      const key = (channel: string) => `${incident.id}:${cause}:${r.id}:${channel}`;
-      const email = routes.email && r.email !== undefined;
-      const slack = routes.slack && r.slackWebhook !== undefined;
-      if (!email && !slack) continue;
+      if (!(routes.email && r.email) && !(routes.slack && r.slackWebhook)) continue;
       // Their own link, for a page that asks for an acknowledgement.
       const linked =
         this.options.ackLinks && kind !== 'reminder' && incident.status === 'detected'
@@ -446,31 +427,45 @@ export class EscalationService {
               ackUrl: await this.options.ackLinks.createIn(trx, { incidentId: incident.id, recipient: r.id }),
             }
           : message;
-      if (email) {
-        await outbox.enqueueIn(trx, {
-          incidentId: incident.id,
-          kind,
-          channel: 'email',
-          recipient: r.id,
-          target: r.email!,
-          idempotencyKey: key('email'),
-          message: linked,
-        });
-      }
-      if (slack) {
-        await outbox.enqueueIn(trx, {
-          incidentId: incident.id,
-          kind,
-          channel: 'slack',
-          recipient: r.id,
-          target: r.slackWebhook!,
-          idempotencyKey: key('slack'),
-          message: linked,
-        });
-      }
+      await this.enqueuePersonal(
+        trx,
+        incident.id,
+        kind,
+        r,
+        (channel) => `${incident.id}:${cause}:${r.id}:${channel}`,
+        linked,
+      );
     }
     // Reminders are for people; team channels get pages, escalations, acks and resolutions.
     if (kind !== 'reminder') await this.pageTeamWith(trx, incident, kind, cause, message);
+  }
+
+  /** One person's copy of a message: by email, and by Slack when they have a webhook. */
+  private async enqueuePersonal(
+    trx: Transaction<Database>,
+    incidentId: string,
+    kind: NotificationKind,
+    r: Recipient,
+    key: (channel: string) => string,
+    message: InternalAlert,
+  ): Promise<void> {
+    const { routes, outbox } = this.options;
+    const targets: [ChannelKind, string | undefined][] = [
+      ['email', routes.email ? r.email : undefined],
+      ['slack', routes.slack ? r.slackWebhook : undefined],
+    ];
+    for (const [channel, target] of targets) {
+      if (target === undefined) continue;
+      await outbox.enqueueIn(trx, {
+        incidentId,
+        kind,
+        channel,
+        recipient: r.id,
+        target,
+        idempotencyKey: key(channel),
+        message,
+      });
+    }
   }
 
   private async pageTeam(
