@@ -71,10 +71,8 @@ export function createPaging(deps: PagingDeps): Paging {
     ...(deps.warn === undefined ? {} : { warn: deps.warn }),
   });
   escalation.attach(incidents);
-  // A change that wrote pages wakes the worker instead of leaving them to its next poll.
-  incidents.onChange(async () => {
-    queueMicrotask(() => worker.notify());
-  });
+  // No wake-up from the change listener: it runs inside the change's transaction, before the
+  // pages are committed, so the worker would find nothing. Pages go out within one poll (1 s).
   const kinds = Object.keys(channels);
   const summary = [
     `channels ${kinds.length > 0 ? kinds.join(', ') : 'none (no page leaves the server: set channels: in firebreak.yaml)'}`,
