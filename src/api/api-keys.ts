@@ -28,6 +28,8 @@ export interface ApiKeyInfo {
   readonly created_at: string;
   readonly created_by: string;
   readonly revoked_at: string | null;
+  /** The roster person the key belongs to; null for a machine's key. */
+  readonly person: string | null;
 }
 
 export interface Principal {
@@ -36,6 +38,8 @@ export interface Principal {
   readonly scopes: readonly Scope[];
   /** How the audit log and timelines name this caller. */
   readonly actor: string;
+  /** The roster person behind the key (approvals check their roles); undefined for machines. */
+  readonly person?: string;
 }
 
 /** Advisory lock key for the first-start check (PostgreSQL). */
@@ -51,8 +55,13 @@ export class ApiKeyService {
   constructor(private readonly deps: { store: Store; audit: AuditLog; clock: Clock }) {}
 
   /** Returns the key text; it is not stored and cannot be shown again. */
-  async create(actor: string, name: string, scopes: readonly Scope[]): Promise<ApiKeyInfo & { key: string }> {
-    return this.deps.store.db.transaction().execute((trx) => this.insert(trx, actor, name, scopes));
+  async create(
+    actor: string,
+    name: string,
+    scopes: readonly Scope[],
+    person?: string,
+  ): Promise<ApiKeyInfo & { key: string }> {
+    return this.deps.store.db.transaction().execute((trx) => this.insert(trx, actor, name, scopes, person));
   }
 
   /**
@@ -76,6 +85,7 @@ export class ApiKeyService {
     actor: string,
     name: string,
     scopes: readonly Scope[],
+    person?: string,
   ): Promise<ApiKeyInfo & { key: string }> {
     const id = randomBytes(6).toString('hex');
     const secret = randomBytes(32).toString('base64url');
@@ -88,13 +98,14 @@ export class ApiKeyService {
       created_at: now.toISOString(),
       created_by: actor,
       revoked_at: null,
+      person: person ?? null,
     };
     await trx.insertInto('api_keys').values(row).execute();
     await this.deps.audit.append(trx, now, {
       actor,
       action: 'key.create',
       target: id,
-      details: { name, scopes: [...scopes] },
+      details: { name, scopes: [...scopes], ...(person ? { person } : {}) },
     });
     return { ...toInfo(row), key: `fbk_${id}_${secret}` };
   }
@@ -151,7 +162,13 @@ export class ApiKeyService {
     const same = timingSafeEqual(expected, given);
     if (!row || !same || row.revoked_at) throw new FirebreakError('FB_ERR_AUTH_INVALID');
     const info = toInfo(row);
-    return { keyId: id, name: info.name, scopes: info.scopes, actor: `key:${id} (${info.name})` };
+    return {
+      keyId: id,
+      name: info.name,
+      scopes: info.scopes,
+      actor: row.person ? `person:${row.person} (key ${id})` : `key:${id} (${info.name})`,
+      ...(row.person ? { person: row.person } : {}),
+    };
   }
 }
 
@@ -167,5 +184,6 @@ function toInfo(row: ApiKeyTable): ApiKeyInfo {
     created_at: row.created_at,
     created_by: row.created_by,
     revoked_at: row.revoked_at,
+    person: row.person ?? null,
   };
 }

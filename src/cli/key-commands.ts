@@ -24,14 +24,16 @@ export function registerKeyCommands(program: Command, ctx: CliContext): void {
         return scopes;
       },
     )
+    .option('--person <id>', "the roster person who holds the key (their roles let them approve playbook steps)")
     .addHelpText(
       'after',
-      '\nExamples:\n  $ firebreak key create --name on-call-laptop --scope read,write\n  $ firebreak key create --name storefront-servers --scope ingest',
+      '\nExamples:\n  $ firebreak key create --name gus-laptop --scope read,write --person gus\n  $ firebreak key create --name storefront-servers --scope ingest',
     )
-    .action(async (opts: { name: string; scope: string[] }) => {
+    .action(async (opts: { name: string; scope: string[]; person?: string }) => {
       const created = await ctx.client().request<ApiKeyInfo & { key: string }>('POST', '/v1/keys', {
         name: opts.name,
         scopes: [...new Set(opts.scope)],
+        ...(opts.person ? { person: opts.person } : {}),
       });
       const { output } = ctx;
       if (output.json) return output.out(JSON.stringify(created, null, 2));

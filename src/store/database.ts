@@ -79,6 +79,8 @@ export interface ApiKeyTable {
   created_at: string;
   created_by: string;
   revoked_at: string | null;
+  /** The roster person the key belongs to (approvals); null for machines. */
+  person: string | null;
 }
 
 /**
@@ -266,6 +268,55 @@ export interface SwitchTable {
   updated_by: string;
 }
 
+export interface PlaybookRunTable {
+  id: string;
+  incident_id: string;
+  playbook_id: string;
+  status: string;
+  origin: string;
+  playbook_json: string;
+  context_json: string;
+  created_at: string;
+  created_by: string;
+  updated_at: string;
+  lease_owner: string | null;
+  lease_until: string | null;
+}
+
+export interface PlaybookRunStepTable {
+  run_id: string;
+  direction: string;
+  seq: number;
+  step_id: string;
+  title: string;
+  phase: string;
+  recovery_phase: string | null;
+  status: string;
+  approval_role: string | null;
+  approved_by: string | null;
+  approved_at: string | null;
+  refusal: string | null;
+  attempts: number;
+  max_attempts: number;
+  timeout_ms: number;
+  action_json: string | null;
+  plan_json: string | null;
+  outcome_json: string | null;
+  error: string | null;
+  next_attempt_at: string | null;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+export interface SecretTable {
+  name: string;
+  ciphertext: string;
+  key_id: string;
+  created_at: string;
+  updated_at: string;
+  updated_by: string;
+}
+
 export interface Database {
   incidents: IncidentTable;
   incident_counters: IncidentCounterTable;
@@ -287,4 +338,7 @@ export interface Database {
   decisions: DecisionTable;
   decision_head: DecisionHeadTable;
   switches: SwitchTable;
+  playbook_runs: PlaybookRunTable;
+  playbook_run_steps: PlaybookRunStepTable;
+  secrets: SecretTable;
 }

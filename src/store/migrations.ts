@@ -426,6 +426,83 @@ function migrationsFor(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0008_playbook_runs': {
+      async up(db: Kysely<unknown>) {
+        // A playbook run (README "Containment"): the playbook and the values its templates
+        // read are copied in when it starts, so a resumed run does what its approvers saw even
+        // if the file or the incident changed since.
+        await db.schema
+          .createTable('playbook_runs')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('incident_id', 'text', (c) => c.notNull())
+          .addColumn('playbook_id', 'text', (c) => c.notNull())
+          // proposed, running, waiting_approval, succeeded, failed, refused, cancelled,
+          // undoing, undo_waiting_approval, undone, undo_failed
+          .addColumn('status', 'text', (c) => c.notNull())
+          // manual, proposed (offered by a trigger), automatic
+          .addColumn('origin', 'text', (c) => c.notNull())
+          .addColumn('playbook_json', 'text', (c) => c.notNull())
+          .addColumn('context_json', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('created_by', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          // Which server works the run and until when: a run whose lease ran out (its
+          // server crashed) is taken over and resumed.
+          .addColumn('lease_owner', 'text')
+          .addColumn('lease_until', 'text')
+          .execute();
+        await db.schema.createIndex('playbook_runs_incident').on('playbook_runs').column('incident_id').execute();
+        await db.schema.createIndex('playbook_runs_status').on('playbook_runs').column('status').execute();
+
+        // One row per step and direction (forward, undo), in the order they run.
+        await db.schema
+          .createTable('playbook_run_steps')
+          .addColumn('run_id', 'text', (c) => c.notNull())
+          .addColumn('direction', 'text', (c) => c.notNull())
+          .addColumn('seq', 'integer', (c) => c.notNull())
+          .addColumn('step_id', 'text', (c) => c.notNull())
+          .addColumn('title', 'text', (c) => c.notNull())
+          .addColumn('phase', 'text', (c) => c.notNull())
+          .addColumn('recovery_phase', 'text')
+          // pending, waiting_approval, running, succeeded, failed, refused, skipped
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('approval_role', 'text')
+          .addColumn('approved_by', 'text')
+          .addColumn('approved_at', 'text')
+          .addColumn('refusal', 'text')
+          .addColumn('attempts', 'integer', (c) => c.notNull())
+          .addColumn('max_attempts', 'integer', (c) => c.notNull())
+          .addColumn('timeout_ms', 'integer', (c) => c.notNull())
+          // The rendered action {connector, operation, params}; null: nothing to run (no undo).
+          .addColumn('action_json', 'text')
+          // The dry run's plan, secrets masked.
+          .addColumn('plan_json', 'text')
+          .addColumn('outcome_json', 'text')
+          .addColumn('error', 'text')
+          .addColumn('next_attempt_at', 'text')
+          .addColumn('started_at', 'text')
+          .addColumn('finished_at', 'text')
+          .addPrimaryKeyConstraint('playbook_run_steps_pk', ['run_id', 'direction', 'seq'])
+          .execute();
+
+        // Connector credentials, encrypted with the server's secret key (AES-256-GCM); the
+        // plain text is never stored or shown.
+        await db.schema
+          .createTable('secrets')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('ciphertext', 'text', (c) => c.notNull())
+          // A fingerprint of the key that sealed it: a wrong key is named, not a garbled value.
+          .addColumn('key_id', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .addColumn('updated_by', 'text', (c) => c.notNull())
+          .execute();
+
+        // The person (roster id) a key belongs to: approvals check that this person holds the
+        // step's role. Null for keys of machines and for keys made before this migration.
+        await db.schema.alterTable('api_keys').addColumn('person', 'text').execute();
+      },
+    },
   };
 }
 

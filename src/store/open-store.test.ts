@@ -160,6 +160,7 @@ for (const d of DIALECTS) {
           '0005_alerts_by_time',
           '0006_paging',
           '0007_decisions',
+          '0008_playbook_runs',
         ]);
       }
       // And it still takes writes where it left off.
@@ -212,6 +213,9 @@ describe.skipIf(postgresSkip)('openStore on PostgreSQL beside another schema', (
         'kysely_migration_lock',
         'notifications',
         'outside_alerts',
+        'playbook_run_steps',
+        'playbook_runs',
+        'secrets',
         'switches',
       ]);
     }

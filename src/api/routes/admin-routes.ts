@@ -20,6 +20,7 @@ const KeySchema = Type.Object({
   created_at: Type.String(),
   created_by: Type.String(),
   revoked_at: Type.Union([Type.String(), Type.Null()]),
+  person: Type.Union([Type.String(), Type.Null()]),
 });
 
 export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (
@@ -40,7 +41,7 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
       },
     },
     async (request, reply) =>
-      reply.status(201).send(await keys.create(actorOf(request), request.body.name, request.body.scopes)),
+      reply.status(201).send(await keys.create(actorOf(request), request.body.name, request.body.scopes, request.body.person)),
   );
 
   app.get(
