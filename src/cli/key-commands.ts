@@ -24,7 +24,10 @@ export function registerKeyCommands(program: Command, ctx: CliContext): void {
         return scopes;
       },
     )
-    .option('--person <id>', "the roster person who holds the key (their roles let them approve playbook steps)")
+    .option(
+      '--person <id>',
+      'the roster person who holds the key (their roles let them approve playbook steps)',
+    )
     .addHelpText(
       'after',
       '\nExamples:\n  $ firebreak key create --name gus-laptop --scope read,write --person gus\n  $ firebreak key create --name storefront-servers --scope ingest',

@@ -47,10 +47,37 @@ describe('loadConfig defaults', () => {
       ci: false,
       ruleDirs: [],
       builtinRules: true,
+      playbookDirs: [],
+      builtinPlaybooks: true,
+      connectors: {},
+      configFile: undefined,
+      secretKey: undefined,
       paging: { publicUrl: undefined, templatesDir: undefined, team: [] },
     });
     expect(DEFAULT_PORT).toBe(7340);
     expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('reads connector blocks as written, playbook folders and a secret key from the environment', () => {
+    const path = writeYaml(
+      'firebreak.yaml',
+      'playbooks: [shop-playbooks]\nbuiltin_playbooks: false\nconnectors:\n  postgres:\n    connection_secret: shop_db\n',
+    );
+    const key = 'ab'.repeat(32);
+    const config = loadConfig({ configFile: path }, { FIREBREAK_SECRET_KEY: key }, cwd);
+    expect(config.playbookDirs).toEqual([join(cwd, 'shop-playbooks')]);
+    expect(config.builtinPlaybooks).toBe(false);
+    expect(config.connectors).toEqual({ postgres: { connection_secret: 'shop_db' } });
+    expect(config.configFile).toBe(path);
+    expect(config.secretKey?.toString('hex')).toBe(key);
+  });
+
+  it('refuses a secret key that is not 64 hex characters, naming the variable', () => {
+    for (const bad of ['ab'.repeat(31), 'zz'.repeat(32), 'ab'.repeat(33)]) {
+      expect(() => loadConfig({}, { FIREBREAK_SECRET_KEY: bad }, cwd)).toThrow(
+        /FIREBREAK_SECRET_KEY.*64 hex/,
+      );
+    }
   });
 
   it('treats empty variables as unset', () => {

@@ -16,6 +16,11 @@
  * syslog: { udp_port: 5514, tcp_port: 5514 }   # FIREBREAK_SYSLOG_UDP_PORT, _TCP_PORT; off unless set
  * rules: [./shop-rules]               # rule folders the server adds to the pack (FIREBREAK_RULES, comma-separated)
  * builtin_rules: true                 # false: only the folders above (FIREBREAK_BUILTIN_RULES)
+ * playbooks: [./shop-playbooks]       # playbook folders added to the built-in ones (FIREBREAK_PLAYBOOKS)
+ * builtin_playbooks: true             # false: only the folders above
+ * connectors:                         # what playbooks act on; each connector checks its own block
+ *   postgres: { connection_secret: shop_db }   # a secret stored with `firebreak secrets set shop_db`
+ * # FIREBREAK_SECRET_KEY (64 hex characters) seals stored secrets; without it, <data_dir>/secret.key
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -119,6 +124,13 @@ const FileSchema = Type.Object(
     ),
     rules: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { maxItems: 100 })),
     builtin_rules: Type.Optional(Type.Boolean()),
+    playbooks: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { maxItems: 100 })),
+    builtin_playbooks: Type.Optional(Type.Boolean()),
+    // Each connector's block is checked against that connector's own schema when the server
+    // builds it (config comes before the connectors, which it must not know).
+    connectors: Type.Optional(
+      Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_-]*$' }), Type.Record(Type.String(), Type.Unknown())),
+    ),
     body_limit_bytes: Type.Optional(Type.Integer({ minimum: 1024, maximum: 64 * 1024 * 1024 })),
     log_level: Type.Optional(Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])),
   },
@@ -153,6 +165,9 @@ type FileSettings = {
   syslog?: { host?: string; udp_port?: number; tcp_port?: number };
   rules?: string[];
   builtin_rules?: boolean;
+  playbooks?: string[];
+  builtin_playbooks?: boolean;
+  connectors?: Record<string, Record<string, unknown>>;
   body_limit_bytes?: number;
   log_level?: LogLevel;
 };
@@ -178,6 +193,19 @@ export interface FirebreakConfig {
   readonly ruleDirs: readonly string[];
   /** Whether the server loads the built-in rule pack (default true). */
   readonly builtinRules: boolean;
+  /** Playbook folders the server loads besides the built-in ones (absolute paths). */
+  readonly playbookDirs: readonly string[];
+  /** Whether the server loads the built-in playbooks (default true). */
+  readonly builtinPlaybooks: boolean;
+  /** `connectors.<id>` blocks as written; each connector checks its own. Where they came from: `configFile`. */
+  readonly connectors: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+  /** The firebreak.yaml read, if any (for messages). */
+  readonly configFile: string | undefined;
+  /**
+   * FIREBREAK_SECRET_KEY: 32 bytes (64 hex characters) that seal stored secrets. Undefined: the
+   * server keeps a key in <data dir>/secret.key, made on first use.
+   */
+  readonly secretKey: Buffer | undefined;
   readonly bodyLimitBytes: number;
   readonly logLevel: LogLevel;
   /** Where CLI commands find a running server. */
@@ -295,6 +323,15 @@ export function loadConfig(
     file.builtin_rules ??
     true;
 
+  const playbookDirs = envList(env.FIREBREAK_PLAYBOOKS) ?? file.playbooks ?? [];
+  const secretKeyText = nonEmpty(env.FIREBREAK_SECRET_KEY);
+  if (secretKeyText !== undefined && !/^[0-9a-fA-F]{64}$/.test(secretKeyText)) {
+    throw new FirebreakError('FB_ERR_CONFIG_INVALID', {
+      source: 'FIREBREAK_SECRET_KEY',
+      problem: 'must be 64 hex characters (32 bytes), such as the output of `openssl rand -hex 32`',
+    });
+  }
+
   return Object.freeze({
     dataDir: resolve(
       cwd,
@@ -309,6 +346,11 @@ export function loadConfig(
     syslog,
     ruleDirs: Object.freeze(ruleDirs.map((dir) => resolve(cwd, dir))),
     builtinRules,
+    playbookDirs: Object.freeze(playbookDirs.map((dir) => resolve(cwd, dir))),
+    builtinPlaybooks: file.builtin_playbooks ?? true,
+    connectors: Object.freeze(file.connectors ?? {}),
+    configFile: configFile ? resolve(cwd, configFile) : undefined,
+    secretKey: secretKeyText === undefined ? undefined : Buffer.from(secretKeyText, 'hex'),
     bodyLimitBytes: file.body_limit_bytes ?? 64 * 1024,
     logLevel: envLogLevel(env.FIREBREAK_LOG_LEVEL) ?? file.log_level ?? 'info',
     serverUrl: overrides.serverUrl ?? nonEmpty(env.FIREBREAK_URL) ?? `http://127.0.0.1:${port}`,

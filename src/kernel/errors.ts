@@ -88,6 +88,24 @@ export const ERROR_CATALOGUE = {
   FB_ERR_CONFIG_INVALID: { kind: 'invalid', message: '{source}: {problem}' },
   FB_ERR_RULE_INVALID: { kind: 'invalid', message: '{where}: {problem}' },
   FB_ERR_PLAYBOOK_INVALID: { kind: 'invalid', message: '{where}: {problem}' },
+  FB_ERR_PLAYBOOK_NOT_FOUND: { kind: 'not_found', message: 'no playbook has the id {id} (known: {known})' },
+  FB_ERR_RUN_NOT_FOUND: { kind: 'not_found', message: 'playbook run {id} does not exist' },
+  FB_ERR_RUN_STATE: { kind: 'conflict', message: 'run {id} is {status}: {problem}' },
+  FB_ERR_RUN_PARAMS: {
+    kind: 'invalid',
+    message: 'step {step} of playbook {playbook} cannot run for {incident}: {problem}',
+  },
+  FB_ERR_APPROVAL_FORBIDDEN: { kind: 'forbidden', message: '{who} cannot approve {what}: {reason}' },
+  FB_ERR_CONNECTOR_UNAVAILABLE: {
+    kind: 'unavailable',
+    message: 'connector {connector} is not set up on this server: {hint}',
+  },
+  FB_ERR_CONNECTOR_CONFIG: { kind: 'invalid', message: '{where}: {problem}' },
+  FB_ERR_SECRET_NOT_FOUND: {
+    kind: 'not_found',
+    message: 'no secret is named {name}; store it with `firebreak secrets set {name}`',
+  },
+  FB_ERR_SECRET_KEY: { kind: 'integrity', message: 'secret {name} cannot be opened: {reason}' },
   FB_ERR_LISTEN_FAILED: {
     kind: 'unavailable',
     message: 'cannot start {what} on {address}: {reason}; pick another port or stop what holds it',

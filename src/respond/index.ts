@@ -1,5 +1,15 @@
 /** Containment and recovery: playbooks, their runs, approvals and undo (issue 6). */
-export type { ActionOutcome, Connector, ConnectorOperation, PlannedAction } from './connector.js';
+export {
+  type ActionOutcome,
+  type Connector,
+  type ConnectorDeps,
+  ConnectorError,
+  type ConnectorManifest,
+  type ConnectorOperation,
+  isPermanentFailure,
+  type PlannedAction,
+  type RunContext,
+} from './connector.js';
 export {
   type Approval,
   KNOWN_CONNECTOR_OPERATIONS,

@@ -451,7 +451,11 @@ function migrationsFor(dialect: Dialect): Record<string, Migration> {
           .addColumn('lease_owner', 'text')
           .addColumn('lease_until', 'text')
           .execute();
-        await db.schema.createIndex('playbook_runs_incident').on('playbook_runs').column('incident_id').execute();
+        await db.schema
+          .createIndex('playbook_runs_incident')
+          .on('playbook_runs')
+          .column('incident_id')
+          .execute();
         await db.schema.createIndex('playbook_runs_status').on('playbook_runs').column('status').execute();
 
         // One row per step and direction (forward, undo), in the order they run.

@@ -41,7 +41,11 @@ export const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async 
       },
     },
     async (request, reply) =>
-      reply.status(201).send(await keys.create(actorOf(request), request.body.name, request.body.scopes, request.body.person)),
+      reply
+        .status(201)
+        .send(
+          await keys.create(actorOf(request), request.body.name, request.body.scopes, request.body.person),
+        ),
   );
 
   app.get(
