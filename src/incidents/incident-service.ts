@@ -16,6 +16,7 @@ import {
   formatIncidentId,
   type Incident,
   type NotificationFailedData,
+  type PlaybookRunData,
   type OutsideAlertData,
   type TimelineRecord,
 } from './incident.js';
@@ -399,6 +400,24 @@ export class IncidentService {
       set: {},
       timeline: { kind: 'notification_failed', data },
       action: 'incident.notification_failed',
+    }));
+  }
+
+  /**
+   * Puts a playbook run's progress on the incident's timeline (and the audit log, as every
+   * change), inside the runner's transaction, so the record and the step's new state commit
+   * together. Also on a resolved incident: an undo often runs after it.
+   */
+  async recordPlaybookIn(
+    trx: Transaction<Database>,
+    actor: string,
+    id: string,
+    data: PlaybookRunData,
+  ): Promise<Incident> {
+    return this.changeIn(trx, actor, id, () => ({
+      set: {},
+      timeline: { kind: 'playbook', data },
+      action: `playbook.${data.event}`,
     }));
   }
 

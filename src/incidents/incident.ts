@@ -82,6 +82,21 @@ export type NotificationFailedData = {
   readonly error: string;
 };
 
+/**
+ * The timeline's record of a playbook run moving (README "Containment"): proposed, started, a
+ * step waiting for approval, approved, done, failed and retrying, refused, undone. `summary`
+ * is the one line a responder reads; the run itself (GET /v1/playbook-runs/{id}) has the rest.
+ */
+export type PlaybookRunData = {
+  readonly run_id: string;
+  readonly playbook: string;
+  readonly event: string;
+  readonly summary: string;
+  /** The step it is about, when it is about one. */
+  readonly step?: string;
+  readonly direction?: 'forward' | 'undo';
+};
+
 /** One typed record of what happened to an incident, who did it and when. */
 export type TimelineRecord = {
   readonly id: number;
@@ -105,6 +120,7 @@ export type TimelineRecord = {
   | { readonly kind: 'alert_joined'; readonly data: AlertJoinedData }
   | { readonly kind: 'outside_alert'; readonly data: OutsideAlertData }
   | { readonly kind: 'notification_failed'; readonly data: NotificationFailedData }
+  | { readonly kind: 'playbook'; readonly data: PlaybookRunData }
   | {
       /** An alert more severe than the incident raised it; the clocks restarted then. */
       readonly kind: 'severity_raised';

@@ -47,6 +47,7 @@ export {
   INCIDENT_ID_PATTERN,
   type Incident,
   type OutsideAlertData,
+  type PlaybookRunData,
   type TimelineKind,
   type TimelineRecord,
 } from './incident.js';

@@ -296,12 +296,6 @@ function readPlaybook(
     if (retries < 0 || retries > STEP_LIMITS.maxRetries) {
       problem(at('retries'), `must be a whole number from 0 to ${STEP_LIMITS.maxRetries}, got ${retries}`);
     }
-    if (s.recovery_phase !== undefined && s.phase !== 'recovery') {
-      problem(
-        at('recovery_phase'),
-        `only a recovery step has a recovery_phase (this step's phase is ${s.phase})`,
-      );
-    }
     const undo = readUndo(s.undo, at('undo'), options, problem);
     return {
       id: s.id,

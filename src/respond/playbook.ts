@@ -91,6 +91,7 @@ export interface PlaybookStep {
   readonly id: string;
   readonly title: string;
   readonly phase: Phase;
+  /** Where its undo runs in the phased restoration (for a recovery step: what it restores); unset: a default by operation. */
   readonly recoveryPhase: RecoveryPhase | undefined;
   readonly action: StepAction;
   readonly approval: Approval;

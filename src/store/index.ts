@@ -21,6 +21,9 @@ export type {
   Int64,
   NotificationTable,
   OutsideAlertTable,
+  PlaybookRunStepTable,
+  PlaybookRunTable,
+  SecretTable,
   SwitchTable,
 } from './database.js';
 export { AUDIT_GENESIS_HASH, type Dialect } from './migrations.js';

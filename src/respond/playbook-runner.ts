@@ -1,0 +1,1169 @@
+/**
+ * The playbook runner (README "Containment"). A run is rows: the run, and one row per step and
+ * direction. Every move commits together with its timeline record and audit entry, and a
+ * step's effect happens between two commits:
+ *
+ *   pending ──(approval, when the step needs one)──▶ running ──▶ succeeded
+ *                                                        └──▶ pending again (retryable, attempts left)
+ *                                                        └──▶ failed (the run stops)
+ *
+ * A server that dies while a step is `running` leaves the row so; whoever takes the run over
+ * (the same server restarted, or another on the same PostgreSQL database once the lease runs
+ * out) runs that step again with the same idempotency key, and never a step already
+ * `succeeded`. Undo turns the succeeded steps' recorded undos into steps of their own, grouped
+ * by the KCT plan's recovery phases and run in that order, each phase waiting for approval.
+ */
+import { randomBytes } from 'node:crypto';
+import type {
+  AlertJoinedData,
+  AlertQuery,
+  Incident,
+  IncidentChange,
+  IncidentService,
+  StoredAlert,
+} from '../incidents/index.js';
+import { type Clock, FirebreakError } from '../kernel/index.js';
+import type { Roster } from '../oncall/index.js';
+import type { ResponsePolicy } from '../policy/index.js';
+import type { Database, PlaybookRunStepTable, PlaybookRunTable, Store, Transaction } from '../store/index.js';
+import { type ActionOutcome, type Connector, isPermanentFailure, type PlannedAction } from './connector.js';
+import {
+  type Playbook,
+  type PlaybookStep,
+  RECOVERY_PHASES,
+  type RecoveryPhase,
+  type StepAction,
+} from './playbook.js';
+import {
+  ACTIVE_RUN_STATUSES,
+  type PlaybookRun,
+  type RunOrigin,
+  type RunStatus,
+  type StepDirection,
+  toRun,
+  toRunStep,
+  UNDOABLE_RUN_STATUSES,
+} from './playbook-run.js';
+import { type Approver, assertHoldsRole, roleHolders } from './run-approvals.js';
+import { renderParams, type TemplateContext, TemplateError } from './step-params.js';
+
+export interface PlaybookRunnerDeps {
+  readonly store: Store;
+  readonly clock: Clock;
+  readonly incidents: IncidentService;
+  readonly alerts: AlertQuery;
+  readonly policy: ResponsePolicy;
+  readonly roster: Roster | undefined;
+  readonly playbooks: readonly Playbook[];
+  /** The connectors set up on this server, by name. */
+  readonly connectors: ReadonlyMap<string, Connector>;
+}
+
+export interface PlaybookRunnerOptions {
+  /** How long a server holds a run it works on; renewed while a step runs. Default 30 s. */
+  readonly leaseMs?: number;
+  /** How often the background loop looks for runs to advance. Default 1 s. */
+  readonly pollMs?: number;
+  /** First retry delay; doubles per attempt, at most 60 s. Default 1 s. */
+  readonly retryBaseMs?: number;
+  /** At most this many proposals of one playbook per incident (an attack from many addresses). Default 20. */
+  readonly maxProposalsPerIncident?: number;
+}
+
+/** One step of a dry run: what it would call, as the connector plans it, and its undo. */
+export interface DryRunStep {
+  readonly id: string;
+  readonly title: string;
+  readonly phase: string;
+  readonly recovery_phase: RecoveryPhase;
+  readonly approval: string | null;
+  readonly timeout_ms: number;
+  readonly retries: number;
+  readonly action: StepAction | null;
+  readonly plan: PlannedAction | null;
+  readonly undo: {
+    readonly action: StepAction | null;
+    readonly plan: PlannedAction | null;
+    readonly none?: string;
+  };
+  /** Why it could not run as things stand (a missing value, a connector not set up); empty: it can. */
+  readonly problems: readonly string[];
+}
+
+export interface DryRun {
+  readonly playbook: string;
+  readonly title: string;
+  readonly incident: string;
+  readonly ok: boolean;
+  readonly steps: readonly DryRunStep[];
+}
+
+/**
+ * Where each step's undo falls in the KCT plan's phased restoration when the playbook does not
+ * say (`recovery_phase`): the database first, then what users touch, then payments, admin last.
+ */
+const DEFAULT_RECOVERY_PHASE: Readonly<Record<string, RecoveryPhase>> = {
+  'postgres.read_only_mode': 'core_infrastructure',
+  'postgres.revoke_writes': 'core_infrastructure',
+  'postgres.force_row_level_security': 'core_infrastructure',
+  'postgres.checkout_off': 'payments',
+  'http.stripe_disable_payments': 'payments',
+  'postgres.force_admin_password_reset': 'admin_functions',
+  'postgres.end_admin_sessions': 'admin_functions',
+};
+
+export function recoveryPhaseOf(step: PlaybookStep): RecoveryPhase {
+  return (
+    step.recoveryPhase ??
+    DEFAULT_RECOVERY_PHASE[`${step.action.connector}.${step.action.operation}`] ??
+    (step.action.connector === 'decisions' && step.action.params.switch === 'checkout_enabled'
+      ? 'payments'
+      : 'user_services')
+  );
+}
+
+const TERMINAL_STEP = new Set(['succeeded', 'failed', 'refused', 'skipped']);
+const MAX_RETRY_DELAY_MS = 60_000;
+
+export class PlaybookRunner {
+  private readonly db;
+  private readonly leaseMs: number;
+  private readonly pollMs: number;
+  private readonly retryBaseMs: number;
+  private readonly maxProposals: number;
+  /** Names this server in leases. */
+  private readonly owner = `runner-${randomBytes(6).toString('hex')}`;
+  private loop: Promise<void> | undefined;
+  private stopping = false;
+  private wake: (() => void) | undefined;
+  private readonly byId: ReadonlyMap<string, Playbook>;
+
+  constructor(
+    private readonly deps: PlaybookRunnerDeps,
+    options: PlaybookRunnerOptions = {},
+  ) {
+    this.db = deps.store.db;
+    this.leaseMs = options.leaseMs ?? 30_000;
+    this.pollMs = options.pollMs ?? 1_000;
+    this.retryBaseMs = options.retryBaseMs ?? 1_000;
+    this.maxProposals = options.maxProposalsPerIncident ?? 20;
+    this.byId = new Map(deps.playbooks.map((p) => [p.id, p]));
+  }
+
+  get playbooks(): readonly Playbook[] {
+    return this.deps.playbooks;
+  }
+
+  playbook(id: string): Playbook {
+    const found = this.byId.get(id);
+    if (!found) {
+      throw new FirebreakError('FB_ERR_PLAYBOOK_NOT_FOUND', { id, known: [...this.byId.keys()].join(', ') });
+    }
+    return found;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // What people ask for
+
+  /** Every step as it would run for this incident, secrets masked; nothing is written or called. */
+  async dryRun(playbookId: string, incidentId: string): Promise<DryRun> {
+    const playbook = this.playbook(playbookId);
+    const context = await this.contextFor(playbook, await this.deps.incidents.get(incidentId));
+    const steps = playbook.steps.map((step) => this.dryRunStep(step, context));
+    return {
+      playbook: playbook.id,
+      title: playbook.title,
+      incident: incidentId,
+      ok: steps.every((s) => s.problems.length === 0),
+      steps,
+    };
+  }
+
+  /**
+   * Starts the playbook on the incident: the proposal a trigger made, if one waits, else a new
+   * run. Refused (FB_ERR_RUN_PARAMS, nothing written) when a step cannot run as things stand.
+   */
+  async startRun(playbookId: string, incidentId: string, actor: string): Promise<PlaybookRun> {
+    const playbook = this.playbook(playbookId);
+    const incident = await this.deps.incidents.get(incidentId);
+    const proposal = await this.db
+      .selectFrom('playbook_runs')
+      .selectAll()
+      .where('incident_id', '=', incidentId)
+      .where('playbook_id', '=', playbookId)
+      .where('status', '=', 'proposed')
+      .orderBy('created_at', 'asc')
+      .executeTakeFirst();
+    const context = proposal
+      ? await this.contextFor(playbook, incident, JSON.parse(proposal.context_json) as TemplateContext)
+      : await this.contextFor(playbook, incident);
+    const steps = this.materialise(playbook, incident.id, context);
+    const now = this.deps.clock.now().toISOString();
+    const id = proposal?.id ?? newRunId();
+    await this.db.transaction().execute(async (trx) => {
+      if (proposal) {
+        const taken = await trx
+          .updateTable('playbook_runs')
+          .set({ status: 'running', context_json: JSON.stringify(context), updated_at: now })
+          .where('id', '=', id)
+          .where('status', '=', 'proposed')
+          .executeTakeFirst();
+        if (Number(taken.numUpdatedRows) !== 1)
+          throw this.stateError(id, 'proposed', 'it was started already');
+      } else {
+        await trx
+          .insertInto('playbook_runs')
+          .values(this.runRow(id, playbook, incident.id, 'manual', 'running', context, actor, now))
+          .execute();
+      }
+      await this.insertSteps(trx, id, 'forward', steps);
+      await this.record(trx, actor, incident.id, {
+        run_id: id,
+        playbook: playbook.id,
+        event: 'started',
+        summary: `started ${playbook.id} (${steps.length} steps)`,
+      });
+    });
+    this.kick();
+    return this.get(id);
+  }
+
+  async get(id: string): Promise<PlaybookRun> {
+    const row = await this.db.selectFrom('playbook_runs').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!row) throw new FirebreakError('FB_ERR_RUN_NOT_FOUND', { id });
+    const steps = await this.db
+      .selectFrom('playbook_run_steps')
+      .selectAll()
+      .where('run_id', '=', id)
+      .execute();
+    return toRun(row, this.titleOf(row), steps);
+  }
+
+  /** The incident's runs, oldest first (proposals too). */
+  async list(incidentId: string): Promise<PlaybookRun[]> {
+    await this.deps.incidents.get(incidentId);
+    const rows = await this.db
+      .selectFrom('playbook_runs')
+      .selectAll()
+      .where('incident_id', '=', incidentId)
+      .orderBy('created_at', 'asc')
+      .orderBy('id', 'asc')
+      .execute();
+    if (rows.length === 0) return [];
+    const steps = await this.db
+      .selectFrom('playbook_run_steps')
+      .selectAll()
+      .where(
+        'run_id',
+        'in',
+        rows.map((r) => r.id),
+      )
+      .execute();
+    return rows.map((row) =>
+      toRun(
+        row,
+        this.titleOf(row),
+        steps.filter((s) => s.run_id === row.id),
+      ),
+    );
+  }
+
+  /**
+   * Lets the waiting step run (or, during an undo, every step of the waiting recovery phase).
+   * `expect` guards against approving something else than the person looked at: a step id, or
+   * a recovery phase.
+   */
+  async approve(id: string, approver: Approver, expect?: string): Promise<PlaybookRun> {
+    await this.decide(id, approver, expect, undefined);
+    this.kick();
+    return this.get(id);
+  }
+
+  /** Says no to what waits: the run stops there (undo can still put back what already ran). */
+  async refuse(id: string, approver: Approver, reason: string, expect?: string): Promise<PlaybookRun> {
+    await this.decide(id, approver, expect, reason);
+    return this.get(id);
+  }
+
+  /**
+   * Starts recovery: the succeeded steps' undos in the KCT plan's phases (core infrastructure,
+   * user services, payments, admin functions), newest first within a phase, each phase waiting
+   * for the incident commander's approval. Steps that cannot be undone are listed as skipped.
+   */
+  async undo(id: string, actor: string): Promise<PlaybookRun> {
+    const run = await this.get(id);
+    if (!UNDOABLE_RUN_STATUSES.includes(run.status)) {
+      throw this.stateError(
+        id,
+        run.status,
+        run.status === 'proposed'
+          ? 'nothing has run, so nothing needs undoing'
+          : 'undo starts once the run has stopped (succeeded, failed or refused)',
+      );
+    }
+    const playbook = this.snapshotOf(await this.runRow2(id));
+    const context = JSON.parse((await this.runRow2(id)).context_json) as TemplateContext;
+    const gate = this.gateRole();
+    const candidates = run.steps
+      .filter((s) => s.direction === 'forward' && s.status === 'succeeded')
+      .map((s) => {
+        const step = playbook.steps.find((p) => p.id === s.step_id)!;
+        return { s, step, phase: recoveryPhaseOf(step) };
+      })
+      .sort(
+        (a, b) => RECOVERY_PHASES.indexOf(a.phase) - RECOVERY_PHASES.indexOf(b.phase) || b.s.seq - a.s.seq,
+      );
+    const rows: NewStep[] = candidates.map(({ s, step, phase }) => {
+      const recorded = s.outcome?.undo;
+      let action: StepAction | null = null;
+      let none: string | undefined;
+      if (step.undo.kind === 'none') none = `cannot be undone: ${step.undo.reason}`;
+      else if (recorded)
+        action = { connector: s.action!.connector, operation: recorded.operation, params: recorded.params };
+      else {
+        try {
+          action = { ...step.undo.action, params: renderParams(step.undo.action.params, context) };
+        } catch (error) {
+          none = `its undo cannot be filled in: ${(error as Error).message}`;
+        }
+      }
+      return {
+        step_id: step.id,
+        title: `undo: ${step.title}`,
+        phase: 'recovery',
+        recovery_phase: phase,
+        approval_role: action ? gate : null,
+        timeout_ms: step.timeoutMs,
+        max_attempts: step.retries + 1,
+        action,
+        plan: action ? this.planOf(action) : null,
+        skipped: none,
+      };
+    });
+    const now = this.deps.clock.now().toISOString();
+    await this.db.transaction().execute(async (trx) => {
+      const moved = await trx
+        .updateTable('playbook_runs')
+        .set({ status: 'undoing', updated_at: now })
+        .where('id', '=', id)
+        .where('status', '=', run.status)
+        .executeTakeFirst();
+      if (Number(moved.numUpdatedRows) !== 1)
+        throw this.stateError(id, run.status, 'it changed meanwhile; look again');
+      await this.insertSteps(trx, id, 'undo', rows);
+      const phases = [...new Set(rows.filter((r) => r.action).map((r) => r.recovery_phase))];
+      await this.record(trx, actor, run.incident_id, {
+        run_id: id,
+        playbook: run.playbook_id,
+        event: 'undo_started',
+        summary: `undo of ${run.playbook_id}: ${rows.filter((r) => r.action).length} steps in ${phases.join(', ') || 'no phase'}; ${rows.filter((r) => !r.action).length} cannot be undone`,
+        direction: 'undo',
+      });
+    });
+    this.kick();
+    return this.get(id);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Triggers
+
+  /**
+   * The incident listener: an alert that joins an incident proposes (or, for `automatic`
+   * triggers, starts) each playbook whose trigger it matches, inside the alert's transaction.
+   */
+  async onIncidentChange(trx: Transaction<Database>, change: IncidentChange): Promise<void> {
+    if (change.type !== 'changed' || change.record.kind !== 'alert_joined') return;
+    const alert = change.record.data as AlertJoinedData;
+    const incident = change.after;
+    for (const playbook of this.deps.playbooks) {
+      const trigger = playbook.triggers.find(
+        (t) =>
+          (t.rules.length === 0 || t.rules.includes(alert.rule)) &&
+          (t.severities.length === 0 || t.severities.includes(incident.severity)) &&
+          // Incidents carry no tags yet: a trigger that needs tags matches none.
+          t.tags.length === 0,
+      );
+      if (!trigger) continue;
+      const existing = await trx
+        .selectFrom('playbook_runs')
+        .select(['id', 'context_json'])
+        .where('incident_id', '=', incident.id)
+        .where('playbook_id', '=', playbook.id)
+        .execute();
+      const group = JSON.stringify(alert.group);
+      if (
+        existing.some(
+          (r) => JSON.stringify((JSON.parse(r.context_json) as TemplateContext).alert?.group) === group,
+        )
+      )
+        continue;
+      if (existing.length >= this.maxProposals) continue;
+      const context: TemplateContext = {
+        incident: incident as unknown as Record<string, unknown>,
+        alerts: [],
+        alert: { ...alert, rule_id: alert.rule },
+      };
+      const id = newRunId();
+      const now = this.deps.clock.now().toISOString();
+      await trx
+        .insertInto('playbook_runs')
+        .values(this.runRow(id, playbook, incident.id, 'proposed', 'proposed', context, 'system', now))
+        .execute();
+      const about = Object.entries(alert.group)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ');
+      await this.record(trx, 'system', incident.id, {
+        run_id: id,
+        playbook: playbook.id,
+        event: 'proposed',
+        summary: `${alert.rule}${about ? ` (${about})` : ''} proposes ${playbook.id}: start it with \`firebreak playbook run ${playbook.id} ${incident.id}\``,
+      });
+      if (trigger.mode === 'automatic') await this.startProposalIn(trx, id, playbook, incident, context, now);
+    }
+  }
+
+  private async startProposalIn(
+    trx: Transaction<Database>,
+    id: string,
+    playbook: Playbook,
+    incident: Incident,
+    context: TemplateContext,
+    now: string,
+  ): Promise<void> {
+    let steps: NewStep[];
+    try {
+      steps = this.materialise(playbook, incident.id, context);
+    } catch (error) {
+      await this.record(trx, 'system', incident.id, {
+        run_id: id,
+        playbook: playbook.id,
+        event: 'not_started',
+        summary: `could not start ${playbook.id} by itself: ${(error as FirebreakError).message}`,
+      });
+      return;
+    }
+    await trx
+      .updateTable('playbook_runs')
+      .set({ status: 'running', origin: 'automatic', updated_at: now })
+      .where('id', '=', id)
+      .execute();
+    await this.insertSteps(trx, id, 'forward', steps);
+    await this.record(trx, 'system', incident.id, {
+      run_id: id,
+      playbook: playbook.id,
+      event: 'started',
+      summary: `started ${playbook.id} by itself (automatic trigger)`,
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The worker
+
+  /** Advances runs in the background until `stop()`. On SQLite, runs left by a dead server are taken over at once. */
+  start(): void {
+    if (this.loop !== undefined) return;
+    this.stopping = false;
+    this.loop = this.runLoop();
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wake?.();
+    await this.loop;
+    this.loop = undefined;
+  }
+
+  /** Looks for work now rather than at the next poll. */
+  kick(): void {
+    this.wake?.();
+  }
+
+  /**
+   * Advances every active run as far as it goes now (until it waits for approval, a retry's
+   * time, or finishes). Returns how many steps were attempted. The background loop calls it;
+   * tests call it directly.
+   */
+  async runDue(): Promise<number> {
+    let attempted = 0;
+    const now = this.deps.clock.now().toISOString();
+    const candidates = await this.db
+      .selectFrom('playbook_runs')
+      .select('id')
+      .where('status', 'in', [...ACTIVE_RUN_STATUSES])
+      .where((eb) =>
+        eb.or([
+          eb('lease_until', 'is', null),
+          eb('lease_until', '<', now),
+          eb('lease_owner', '=', this.owner),
+        ]),
+      )
+      .orderBy('created_at', 'asc')
+      .execute();
+    for (const { id } of candidates) {
+      if (this.stopping) break;
+      if (!(await this.takeLease(id))) continue;
+      try {
+        attempted += await this.advance(id);
+      } finally {
+        await this.releaseLease(id);
+      }
+    }
+    return attempted;
+  }
+
+  private async runLoop(): Promise<void> {
+    if (this.deps.store.dialect === 'sqlite') {
+      // One server owns an embedded database (the data directory lock): any lease in it is
+      // a dead server's.
+      await this.db.updateTable('playbook_runs').set({ lease_owner: null, lease_until: null }).execute();
+    }
+    while (!this.stopping) {
+      try {
+        await this.runDue();
+      } catch {
+        // A database hiccup: the next round tries again; nothing was half-written (every
+        // move is one transaction).
+      }
+      if (this.stopping) break;
+      await new Promise<void>((done) => {
+        const timer = setTimeout(finish, this.pollMs);
+        function finish() {
+          clearTimeout(timer);
+          done();
+        }
+        this.wake = finish;
+      });
+      this.wake = undefined;
+    }
+  }
+
+  private async takeLease(id: string): Promise<boolean> {
+    const now = this.deps.clock.now();
+    const taken = await this.db
+      .updateTable('playbook_runs')
+      .set({ lease_owner: this.owner, lease_until: new Date(now.getTime() + this.leaseMs).toISOString() })
+      .where('id', '=', id)
+      .where((eb) =>
+        eb.or([
+          eb('lease_until', 'is', null),
+          eb('lease_until', '<', now.toISOString()),
+          eb('lease_owner', '=', this.owner),
+        ]),
+      )
+      .executeTakeFirst();
+    return Number(taken.numUpdatedRows) === 1;
+  }
+
+  private async releaseLease(id: string): Promise<void> {
+    await this.db
+      .updateTable('playbook_runs')
+      .set({ lease_owner: null, lease_until: null })
+      .where('id', '=', id)
+      .where('lease_owner', '=', this.owner)
+      .execute();
+  }
+
+  /** Runs the run's next steps until it has to wait; returns the attempts made. */
+  private async advance(id: string): Promise<number> {
+    let attempted = 0;
+    for (;;) {
+      if (this.stopping) return attempted;
+      const run = await this.runRow2(id);
+      if (!ACTIVE_RUN_STATUSES.includes(run.status as RunStatus)) return attempted;
+      const direction: StepDirection = run.status === 'undoing' ? 'undo' : 'forward';
+      const steps = (
+        await this.db
+          .selectFrom('playbook_run_steps')
+          .selectAll()
+          .where('run_id', '=', id)
+          .where('direction', '=', direction)
+          .orderBy('seq', 'asc')
+          .execute()
+      ).map(toRunStep);
+      const next = steps.find((s) => !TERMINAL_STEP.has(s.status));
+      if (!next) {
+        await this.finish(run, direction);
+        return attempted;
+      }
+      if (next.approval_role !== null && next.approved_by === null) {
+        await this.waitForApproval(
+          run,
+          next.seq,
+          direction,
+          next.step_id,
+          next.approval_role,
+          next.recovery_phase,
+        );
+        return attempted;
+      }
+      if (next.next_attempt_at !== null && next.next_attempt_at > this.deps.clock.now().toISOString()) {
+        return attempted;
+      }
+      attempted += 1;
+      await this.execute(run, next.seq, direction);
+    }
+  }
+
+  private async execute(run: PlaybookRunTable, seq: number, direction: StepDirection): Promise<void> {
+    const now = this.deps.clock.now().toISOString();
+    const row = await this.db
+      .selectFrom('playbook_run_steps')
+      .selectAll()
+      .where('run_id', '=', run.id)
+      .where('direction', '=', direction)
+      .where('seq', '=', seq)
+      .executeTakeFirstOrThrow();
+    const step = toRunStep(row);
+    const attempt = step.attempts + 1;
+    // Committed before the call: after a crash, `running` says the effect may have happened,
+    // and the next attempt carries the same idempotency key.
+    await this.db
+      .updateTable('playbook_run_steps')
+      .set({
+        status: 'running',
+        attempts: attempt,
+        started_at: step.started_at ?? now,
+        next_attempt_at: null,
+      })
+      .where('run_id', '=', run.id)
+      .where('direction', '=', direction)
+      .where('seq', '=', seq)
+      .execute();
+
+    const action = step.action!;
+    const connector = this.deps.connectors.get(action.connector);
+    const operation = connector?.operations[action.operation];
+    let outcome: ActionOutcome | undefined;
+    let failure: { message: string; permanent: boolean } | undefined;
+    const controller = new AbortController();
+    const timer = setTimeout(
+      () => controller.abort(new Error(`timed out after ${step.timeout_ms} ms`)),
+      step.timeout_ms,
+    );
+    const renew = setInterval(
+      () => void this.takeLease(run.id).catch(() => undefined),
+      Math.max(1_000, this.leaseMs / 3),
+    );
+    try {
+      if (!operation) {
+        failure = {
+          message: `connector ${action.connector} (operation ${action.operation}) is not set up on this server`,
+          permanent: true,
+        };
+      } else {
+        outcome = await Promise.race([
+          operation.run(action.params, {
+            idempotencyKey: `${run.id}/${direction}/${step.step_id}`,
+            actor: `playbook:${run.id}`,
+            incidentId: run.incident_id,
+            signal: controller.signal,
+          }),
+          new Promise<never>((_, reject) =>
+            controller.signal.addEventListener('abort', () => reject(controller.signal.reason), {
+              once: true,
+            }),
+          ),
+        ]);
+      }
+    } catch (error) {
+      failure = { message: (error as Error).message ?? String(error), permanent: isPermanentFailure(error) };
+    } finally {
+      clearTimeout(timer);
+      clearInterval(renew);
+    }
+
+    const done = this.deps.clock.now();
+    const base = { run_id: run.id, playbook: run.playbook_id, step: step.step_id, direction } as const;
+    await this.db.transaction().execute(async (trx) => {
+      const where = trx
+        .updateTable('playbook_run_steps')
+        .where('run_id', '=', run.id)
+        .where('direction', '=', direction)
+        .where('seq', '=', seq);
+      if (outcome) {
+        await where
+          .set({
+            status: 'succeeded',
+            outcome_json: JSON.stringify(outcome),
+            error: null,
+            finished_at: done.toISOString(),
+          })
+          .execute();
+        await this.record(trx, `playbook:${run.id}`, run.incident_id, {
+          ...base,
+          event: 'step_succeeded',
+          summary: `${step.step_id}: ${outcome.summary}`,
+        });
+        return;
+      }
+      const { message, permanent } = failure!;
+      if (!permanent && attempt < step.max_attempts) {
+        const delay = Math.min(MAX_RETRY_DELAY_MS, this.retryBaseMs * 2 ** (attempt - 1));
+        await where
+          .set({
+            status: 'pending',
+            error: message,
+            next_attempt_at: new Date(done.getTime() + delay).toISOString(),
+          })
+          .execute();
+        await this.record(trx, `playbook:${run.id}`, run.incident_id, {
+          ...base,
+          event: 'step_retrying',
+          summary: `${step.step_id}: attempt ${attempt} of ${step.max_attempts} failed (${message}); retrying in ${Math.round(delay / 1000)} s`,
+        });
+        return;
+      }
+      await where.set({ status: 'failed', error: message, finished_at: done.toISOString() }).execute();
+      await this.stopRun(trx, run, direction === 'forward' ? 'failed' : 'undo_failed', seq);
+      await this.record(trx, `playbook:${run.id}`, run.incident_id, {
+        ...base,
+        event: 'step_failed',
+        summary: `${step.step_id} failed after ${attempt} attempt${attempt === 1 ? '' : 's'}${permanent ? ' (not retryable)' : ''}: ${message}; the run stopped`,
+      });
+    });
+  }
+
+  private async waitForApproval(
+    run: PlaybookRunTable,
+    seq: number,
+    direction: StepDirection,
+    stepId: string,
+    role: string,
+    recoveryPhase: string | null,
+  ): Promise<void> {
+    const waiting: RunStatus = direction === 'forward' ? 'waiting_approval' : 'undo_waiting_approval';
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable('playbook_runs')
+        .set({ status: waiting, updated_at: this.deps.clock.now().toISOString() })
+        .where('id', '=', run.id)
+        .execute();
+      let q = trx
+        .updateTable('playbook_run_steps')
+        .set({ status: 'waiting_approval' })
+        .where('run_id', '=', run.id)
+        .where('direction', '=', direction);
+      q =
+        direction === 'undo'
+          ? q
+              .where('recovery_phase', '=', recoveryPhase)
+              .where('status', '=', 'pending')
+              .where('approval_role', 'is not', null)
+          : q.where('seq', '=', seq);
+      await q.execute();
+      await this.record(trx, `playbook:${run.id}`, run.incident_id, {
+        run_id: run.id,
+        playbook: run.playbook_id,
+        step: direction === 'forward' ? stepId : undefined,
+        direction,
+        event: direction === 'forward' ? 'step_waiting' : 'phase_waiting',
+        summary:
+          direction === 'forward'
+            ? `${stepId} waits for approval by ${role}: \`firebreak playbook approve ${run.id}\``
+            : `recovery phase ${recoveryPhase} waits for approval by ${role}: \`firebreak playbook approve ${run.id}\``,
+      } as const);
+    });
+  }
+
+  private async decide(
+    id: string,
+    approver: Approver,
+    expect: string | undefined,
+    refusal: string | undefined,
+  ): Promise<void> {
+    const run = await this.get(id);
+    const direction: StepDirection | undefined =
+      run.status === 'waiting_approval'
+        ? 'forward'
+        : run.status === 'undo_waiting_approval'
+          ? 'undo'
+          : undefined;
+    if (run.status === 'proposed' && refusal !== undefined) {
+      await this.declineProposal(run, approver, refusal);
+      return;
+    }
+    if (!direction) {
+      throw this.stateError(id, run.status, 'nothing waits for approval');
+    }
+    const waiting = run.steps.filter((s) => s.direction === direction && s.status === 'waiting_approval');
+    const first = waiting[0];
+    if (!first) throw this.stateError(id, run.status, 'nothing waits for approval');
+    const target = direction === 'forward' ? first.step_id : first.recovery_phase!;
+    if (expect !== undefined && expect !== target) {
+      throw this.stateError(id, run.status, `what waits is ${target}, not ${expect}`);
+    }
+    const role = first.approval_role!;
+    const incident = await this.deps.incidents.get(run.incident_id);
+    const what =
+      direction === 'forward' ? `step ${first.step_id} of ${id}` : `recovery phase ${target} of ${id}`;
+    assertHoldsRole(
+      approver,
+      role,
+      what,
+      roleHolders(role, incident, this.deps.policy, this.deps.roster, this.deps.clock.now()),
+    );
+
+    const now = this.deps.clock.now().toISOString();
+    await this.db.transaction().execute(async (trx) => {
+      const seqs = waiting.map((s) => s.seq);
+      if (refusal === undefined) {
+        const moved = await trx
+          .updateTable('playbook_run_steps')
+          .set({ status: 'pending', approved_by: approver.actor, approved_at: now })
+          .where('run_id', '=', id)
+          .where('direction', '=', direction)
+          .where('seq', 'in', seqs)
+          .where('status', '=', 'waiting_approval')
+          .executeTakeFirst();
+        if (Number(moved.numUpdatedRows) !== seqs.length)
+          throw this.stateError(id, run.status, 'someone decided first');
+        await trx
+          .updateTable('playbook_runs')
+          .set({ status: direction === 'forward' ? 'running' : 'undoing', updated_at: now })
+          .where('id', '=', id)
+          .execute();
+        await this.record(trx, approver.actor, run.incident_id, {
+          run_id: id,
+          playbook: run.playbook_id,
+          direction,
+          ...(direction === 'forward' ? { step: target } : {}),
+          event: direction === 'forward' ? 'step_approved' : 'phase_approved',
+          summary: `${approver.person} (${role}) approved ${direction === 'forward' ? target : `recovery phase ${target}`}`,
+        });
+        return;
+      }
+      const moved = await trx
+        .updateTable('playbook_run_steps')
+        .set({ status: 'refused', refusal: `${approver.person}: ${refusal}`, finished_at: now })
+        .where('run_id', '=', id)
+        .where('direction', '=', direction)
+        .where('seq', 'in', seqs)
+        .where('status', '=', 'waiting_approval')
+        .executeTakeFirst();
+      if (Number(moved.numUpdatedRows) !== seqs.length)
+        throw this.stateError(id, run.status, 'someone decided first');
+      const row = await this.runRow2(id, trx);
+      await this.stopRun(trx, row, direction === 'forward' ? 'refused' : 'undo_failed', Math.max(...seqs));
+      await this.record(trx, approver.actor, run.incident_id, {
+        run_id: id,
+        playbook: run.playbook_id,
+        direction,
+        ...(direction === 'forward' ? { step: target } : {}),
+        event: direction === 'forward' ? 'step_refused' : 'phase_refused',
+        summary: `${approver.person} (${role}) refused ${direction === 'forward' ? target : `recovery phase ${target}`}: ${refusal}; the run stopped`,
+      });
+    });
+  }
+
+  private async declineProposal(run: PlaybookRun, approver: Approver, reason: string): Promise<void> {
+    if (approver.person === undefined) {
+      assertHoldsRole(approver, this.gateRole(), `the proposal ${run.id}`, {
+        assigned: undefined,
+        onCall: [],
+      });
+    }
+    await this.db.transaction().execute(async (trx) => {
+      const moved = await trx
+        .updateTable('playbook_runs')
+        .set({ status: 'refused', updated_at: this.deps.clock.now().toISOString() })
+        .where('id', '=', run.id)
+        .where('status', '=', 'proposed')
+        .executeTakeFirst();
+      if (Number(moved.numUpdatedRows) !== 1)
+        throw this.stateError(run.id, 'proposed', 'it was started meanwhile');
+      await this.record(trx, approver.actor, run.incident_id, {
+        run_id: run.id,
+        playbook: run.playbook_id,
+        event: 'declined',
+        summary: `${approver.person ?? approver.actor} declined the proposal of ${run.playbook_id}: ${reason}`,
+      });
+    });
+  }
+
+  /** Ends the run in `status`; steps after `seq` that never ran are marked skipped. */
+  private async stopRun(
+    trx: Transaction<Database>,
+    run: PlaybookRunTable,
+    status: RunStatus,
+    seq: number,
+  ): Promise<void> {
+    const direction = status === 'undo_failed' ? 'undo' : 'forward';
+    const now = this.deps.clock.now().toISOString();
+    await trx
+      .updateTable('playbook_runs')
+      .set({ status, updated_at: now })
+      .where('id', '=', run.id)
+      .execute();
+    await trx
+      .updateTable('playbook_run_steps')
+      .set({ status: 'skipped', refusal: `the run stopped before it (${status})` })
+      .where('run_id', '=', run.id)
+      .where('direction', '=', direction)
+      .where('seq', '>', seq)
+      .where('status', 'in', ['pending', 'waiting_approval'])
+      .execute();
+  }
+
+  private async finish(run: PlaybookRunTable, direction: StepDirection): Promise<void> {
+    const status: RunStatus = direction === 'forward' ? 'succeeded' : 'undone';
+    await this.db.transaction().execute(async (trx) => {
+      const moved = await trx
+        .updateTable('playbook_runs')
+        .set({ status, updated_at: this.deps.clock.now().toISOString() })
+        .where('id', '=', run.id)
+        .where('status', '=', run.status)
+        .executeTakeFirst();
+      if (Number(moved.numUpdatedRows) !== 1) return;
+      await this.record(trx, `playbook:${run.id}`, run.incident_id, {
+        run_id: run.id,
+        playbook: run.playbook_id,
+        direction,
+        event: status,
+        summary:
+          direction === 'forward'
+            ? `${run.playbook_id} finished: every step succeeded`
+            : `${run.playbook_id} undone`,
+      });
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Building runs
+
+  private async contextFor(
+    playbook: Playbook,
+    incident: Incident,
+    saved?: TemplateContext,
+  ): Promise<TemplateContext> {
+    const alerts = (await this.deps.alerts.alertsOf(incident.id)).map(alertValues);
+    const rules = new Set(playbook.triggers.flatMap((t) => t.rules));
+    const about =
+      saved?.alert ??
+      [...alerts].reverse().find((a) => rules.has(a.rule as string)) ??
+      alerts[alerts.length - 1];
+    return {
+      incident: incident as unknown as Record<string, unknown>,
+      alerts,
+      ...(about ? { alert: about } : {}),
+    };
+  }
+
+  private dryRunStep(step: PlaybookStep, context: TemplateContext): DryRunStep {
+    const problems: string[] = [];
+    const action = this.renderAction(step, step.action, context, problems);
+    const plan = action ? this.tryPlan(action, problems) : null;
+    const undoProblems: string[] = [];
+    const undoAction =
+      step.undo.kind === 'action' ? this.renderAction(step, step.undo.action, context, undoProblems) : null;
+    problems.push(...undoProblems.map((p) => `undo: ${p}`));
+    return {
+      id: step.id,
+      title: step.title,
+      phase: step.phase,
+      recovery_phase: recoveryPhaseOf(step),
+      approval: step.approval.kind === 'role' ? step.approval.role : null,
+      timeout_ms: step.timeoutMs,
+      retries: step.retries,
+      action,
+      plan,
+      undo:
+        step.undo.kind === 'none'
+          ? { action: null, plan: null, none: step.undo.reason }
+          : { action: undoAction, plan: undoAction ? this.tryPlan(undoAction, []) : null },
+      problems,
+    };
+  }
+
+  private renderAction(
+    step: PlaybookStep,
+    action: StepAction,
+    context: TemplateContext,
+    problems: string[],
+  ): StepAction | null {
+    let params: Record<string, unknown>;
+    try {
+      params = renderParams(action.params, context);
+    } catch (error) {
+      if (!(error instanceof TemplateError)) throw error;
+      problems.push(error.message);
+      return null;
+    }
+    const connector = this.deps.connectors.get(action.connector);
+    const operation = connector?.operations[action.operation];
+    if (!operation) {
+      problems.push(
+        `connector ${action.connector} is not set up on this server (add connectors.${action.connector} to firebreak.yaml)`,
+      );
+    } else {
+      problems.push(...operation.validate(params).map((p) => `${step.id}: ${p}`));
+    }
+    return { connector: action.connector, operation: action.operation, params };
+  }
+
+  private tryPlan(action: StepAction, problems: string[]): PlannedAction | null {
+    const operation = this.deps.connectors.get(action.connector)?.operations[action.operation];
+    if (!operation || operation.validate(action.params).length > 0) return null;
+    try {
+      return operation.plan(action.params);
+    } catch (error) {
+      problems.push(`${action.connector}.${action.operation}: ${(error as Error).message}`);
+      return null;
+    }
+  }
+
+  private planOf(action: StepAction): PlannedAction | null {
+    return this.tryPlan(action, []);
+  }
+
+  /** The steps to insert, every parameter filled and checked; FB_ERR_RUN_PARAMS on the first problem. */
+  private materialise(playbook: Playbook, incidentId: string, context: TemplateContext): NewStep[] {
+    return playbook.steps.map((step) => {
+      const problems: string[] = [];
+      const action = this.renderAction(step, step.action, context, problems);
+      const plan = action && problems.length === 0 ? this.tryPlan(action, problems) : null;
+      if (problems.length > 0 || !action) {
+        throw new FirebreakError('FB_ERR_RUN_PARAMS', {
+          step: step.id,
+          playbook: playbook.id,
+          incident: incidentId,
+          problem: problems.join('; '),
+        });
+      }
+      return {
+        step_id: step.id,
+        title: step.title,
+        phase: step.phase,
+        recovery_phase: recoveryPhaseOf(step),
+        approval_role: step.approval.kind === 'role' ? step.approval.role : null,
+        timeout_ms: step.timeoutMs,
+        max_attempts: step.retries + 1,
+        action,
+        plan,
+        skipped: undefined,
+      };
+    });
+  }
+
+  private async insertSteps(
+    trx: Transaction<Database>,
+    runId: string,
+    direction: StepDirection,
+    steps: readonly NewStep[],
+  ): Promise<void> {
+    if (steps.length === 0) return;
+    const rows: PlaybookRunStepTable[] = steps.map((s, i) => ({
+      run_id: runId,
+      direction,
+      seq: i + 1,
+      step_id: s.step_id,
+      title: s.title,
+      phase: s.phase,
+      recovery_phase: s.recovery_phase,
+      status: s.skipped ? 'skipped' : 'pending',
+      approval_role: s.approval_role,
+      approved_by: null,
+      approved_at: null,
+      refusal: s.skipped ?? null,
+      attempts: 0,
+      max_attempts: s.max_attempts,
+      timeout_ms: s.timeout_ms,
+      action_json: s.action ? JSON.stringify(s.action) : null,
+      plan_json: s.plan ? JSON.stringify(s.plan) : null,
+      outcome_json: null,
+      error: null,
+      next_attempt_at: null,
+      started_at: null,
+      finished_at: null,
+    }));
+    await trx.insertInto('playbook_run_steps').values(rows).execute();
+  }
+
+  private runRow(
+    id: string,
+    playbook: Playbook,
+    incidentId: string,
+    origin: RunOrigin,
+    status: RunStatus,
+    context: TemplateContext,
+    actor: string,
+    now: string,
+  ): PlaybookRunTable {
+    return {
+      id,
+      incident_id: incidentId,
+      playbook_id: playbook.id,
+      status,
+      origin,
+      // The playbook as it was when the run began: a resumed run (or its undo) does what its
+      // approvers saw, even if the file changed since.
+      playbook_json: JSON.stringify(playbook),
+      context_json: JSON.stringify(context),
+      created_at: now,
+      created_by: actor,
+      updated_at: now,
+      lease_owner: null,
+      lease_until: null,
+    };
+  }
+
+  private async runRow2(id: string, trx?: Transaction<Database>): Promise<PlaybookRunTable> {
+    const row = await (trx ?? this.db)
+      .selectFrom('playbook_runs')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst();
+    if (!row) throw new FirebreakError('FB_ERR_RUN_NOT_FOUND', { id });
+    return row;
+  }
+
+  private snapshotOf(row: PlaybookRunTable): Playbook {
+    return JSON.parse(row.playbook_json) as Playbook;
+  }
+
+  private titleOf(row: PlaybookRunTable): string {
+    return (JSON.parse(row.playbook_json) as Playbook).title;
+  }
+
+  /** The role that approves each recovery phase: the incident commander (the plans' final say). */
+  private gateRole(): string {
+    const roles = Object.keys(this.deps.policy.roles);
+    return roles.includes('incident_commander') ? 'incident_commander' : roles[0]!;
+  }
+
+  private stateError(id: string, status: string, problem: string): FirebreakError {
+    return new FirebreakError('FB_ERR_RUN_STATE', { id, status, problem });
+  }
+
+  private async record(
+    trx: Transaction<Database>,
+    actor: string,
+    incidentId: string,
+    data: Parameters<IncidentService['recordPlaybookIn']>[3],
+  ): Promise<void> {
+    const clean = Object.fromEntries(Object.entries(data).filter(([, v]) => v !== undefined)) as typeof data;
+    await this.deps.incidents.recordPlaybookIn(trx, actor, incidentId, clean);
+  }
+}
+
+interface NewStep {
+  readonly step_id: string;
+  readonly title: string;
+  readonly phase: string;
+  readonly recovery_phase: string;
+  readonly approval_role: string | null;
+  readonly timeout_ms: number;
+  readonly max_attempts: number;
+  readonly action: StepAction | null;
+  readonly plan: PlannedAction | null;
+  /** Set: the step is recorded as skipped, for this reason. */
+  readonly skipped: string | undefined;
+}
+
+function newRunId(): string {
+  return `run_${randomBytes(8).toString('hex')}`;
+}
+
+/** An alert as templates read it: `{{ alert.rule }}` (also `rule_id`), `{{ alert.group.source.ip }}`. */
+function alertValues(alert: StoredAlert): Record<string, unknown> {
+  return { ...alert, rule_id: alert.rule };
+}
