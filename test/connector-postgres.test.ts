@@ -5,17 +5,28 @@
  * operation's effect is read back from the database, then undone (with the undo the outcome
  * names, passed through JSON as the runner would store it) and read back again.
  */
+import { Ajv } from 'ajv';
 import pg from 'pg';
+import { Compile } from 'typebox/compile';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import {
   createPostgresConnector,
   maskConnectionString,
   PostgresConnectorError,
+  postgresConnectorManifest,
   quoteIdentifier,
 } from '../src/connectors/index.js';
-import type { ActionOutcome, Connector } from '../src/respond/index.js';
+import { FirebreakError, VirtualClock } from '../src/kernel/index.js';
+import {
+  type ActionOutcome,
+  type Connector,
+  type ConnectorDeps,
+  isPermanentFailure,
+  KNOWN_CONNECTOR_OPERATIONS,
+} from '../src/respond/index.js';
+import { SecretStore } from '../src/store/index.js';
 import { freshPostgresDatabase } from './helpers/server.js';
-import { POSTGRES_URL, postgresUnavailable } from './helpers/stores.js';
+import { freshStore, POSTGRES_URL, postgresUnavailable, type TestStore } from './helpers/stores.js';
 
 const suffix = `${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
 const APP = `shop_app_${suffix}`;
@@ -333,5 +344,200 @@ describe.skipIf(postgresUnavailable !== undefined)('postgres connector', () => {
     expect(await value()).toBe('false');
     await undo(connector, inserted);
     expect(await value()).toBeUndefined();
+  });
+});
+
+describe('the postgres connector manifest', () => {
+  const manifest = postgresConnectorManifest;
+  const check = Compile(manifest.configSchema as Parameters<typeof Compile>[0]);
+  const noSecrets: ConnectorDeps = {
+    secret: async (name) => {
+      throw new Error(`no secret should be read (asked for ${name})`);
+    },
+  };
+
+  it('names the connector, its operations and the undo of each', () => {
+    const connector = manifest.create({ connection_secret: 'shop_db' }, noSecrets);
+    expect(manifest.id).toBe('postgres');
+    expect(connector.name).toBe('postgres');
+    expect([...manifest.operations]).toEqual(Object.keys(connector.operations));
+    expect([...manifest.operations].sort()).toEqual([...(KNOWN_CONNECTOR_OPERATIONS.postgres ?? [])].sort());
+    expect(Object.keys(manifest.undoneBy)).toEqual([...manifest.operations]);
+    for (const undo of Object.values(manifest.undoneBy)) {
+      if (undo !== null) expect(manifest.operations).toContain(undo);
+    }
+    expect(manifest.undoneBy.end_admin_sessions).toBeNull();
+    expect(manifest.undoneBy.revoke_writes).toBe('grant_writes');
+  });
+
+  it('the schema takes a secret name and the table and column names, and refuses the rest', () => {
+    const good = {
+      connection_secret: 'shop_db',
+      schema: 'shop',
+      tables: { admin_sessions: 'staff_sessions', admin_users: 'staff', settings: 'shop_settings' },
+      columns: {
+        id: 'uid',
+        password_reset: 'must_reset',
+        session_terminated_reason: null,
+        user_active: null,
+      },
+      checkout_key: 'checkout.enabled',
+      connect_timeout_ms: 5000,
+    };
+    expect(check.Check(good)).toBe(true);
+    const bad: Array<[Record<string, unknown>, string]> = [
+      [{}, 'connection_secret is required'],
+      [{ connection_secret: 'postgres://shop:pw@db/shop' }, 'a URL is not a secret name'],
+      [{ connection_secret: 'shop_db', connection_string: 'postgres://shop:pw@db/shop' }, 'no URL setting'],
+      [{ connection_secret: 'shop_db', schema: 'public; drop table orders' }, 'schema is a plain name'],
+      [{ connection_secret: 'shop_db', tables: { orders: 'orders' } }, 'unknown table key'],
+      [{ connection_secret: 'shop_db', columns: { user_active: 1 } }, 'column names are text or null'],
+      [{ connection_secret: 'shop_db', connect_timeout_ms: 5 }, 'timeout too short'],
+    ];
+    // The registry checks blocks with Ajv; TypeBox's own compiler agrees.
+    const ajv = new Ajv({ allErrors: true, strict: false }).compile(manifest.configSchema as object);
+    expect(ajv(good)).toBe(true);
+    for (const [settings, why] of bad) {
+      expect(check.Check(settings), why).toBe(false);
+      expect(ajv(settings), why).toBe(false);
+    }
+
+    let refused: unknown;
+    try {
+      manifest.create({ connection_secret: 'shop_db', schema: 'public; drop' }, noSecrets);
+    } catch (error) {
+      refused = error;
+    }
+    expect(refused).toBeInstanceOf(FirebreakError);
+    expect((refused as FirebreakError).code).toBe('FB_ERR_CONNECTOR_CONFIG');
+    expect((refused as FirebreakError).message).toMatch(/^connectors\.postgres\.schema: /);
+  });
+
+  it('plans without reading the secret, naming it instead of the URL', () => {
+    const connector = manifest.create({ connection_secret: 'shop_db' }, noSecrets);
+    const plan = connector.operations.read_only_mode?.plan({});
+    expect(plan?.summary).toBe(
+      'make new sessions of the database of connection secret shop_db read-only (existing sessions are unaffected)',
+    );
+    expect(plan?.detail[0]).toBe('-- on connection secret shop_db');
+    expect(connector.operations.revoke_writes?.plan({ roles: ['shop_app'] }).detail).toEqual([
+      '-- on connection secret shop_db',
+      'REVOKE INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA "public" FROM "shop_app"',
+    ]);
+  });
+
+  it('a secret that cannot be read fails with its catalogue error; only an unreachable store may be retried', async () => {
+    const failing = (error: FirebreakError): ConnectorDeps => ({
+      secret: async () => {
+        throw error;
+      },
+    });
+    const run = async (deps: ConnectorDeps) => {
+      const connector = manifest.create({ connection_secret: 'shop_db' }, deps);
+      try {
+        await connector.operations.checkout_off?.run({});
+      } catch (error) {
+        return error as FirebreakError;
+      }
+      throw new Error('expected a failure');
+    };
+    const sealed = await run(
+      failing(new FirebreakError('FB_ERR_SECRET_KEY', { name: 'shop_db', reason: 'x' })),
+    );
+    expect(sealed.code).toBe('FB_ERR_SECRET_KEY');
+    expect(isPermanentFailure(sealed)).toBe(true);
+    const down = await run(
+      failing(new FirebreakError('FB_ERR_DATABASE_UNAVAILABLE', { target: 'store', reason: 'ECONNREFUSED' })),
+    );
+    expect(down.code).toBe('FB_ERR_DATABASE_UNAVAILABLE');
+    expect(isPermanentFailure(down)).toBe(false);
+    expect((down as unknown as { retryable: boolean }).retryable).toBe(true);
+  });
+
+  describe.skipIf(postgresUnavailable !== undefined)('with a SecretStore on SQLite', () => {
+    let db: { url: string; drop(): Promise<void> };
+    let ts: TestStore;
+    let secrets: SecretStore;
+    const reads: string[] = [];
+    const deps: ConnectorDeps = {
+      secret: (name) => {
+        reads.push(name);
+        return secrets.get(name);
+      },
+    };
+    const checkout = async () =>
+      (await query(db.url, "SELECT value FROM shop_settings WHERE key = 'checkout.enabled'")).rows[0]?.value;
+
+    beforeAll(async () => {
+      db = await freshPostgresDatabase();
+      await query(
+        db.url,
+        "CREATE TABLE shop_settings (key text PRIMARY KEY, value text); INSERT INTO shop_settings VALUES ('checkout.enabled', 'yes')",
+      );
+      ts = await freshStore('sqlite');
+      secrets = new SecretStore({
+        store: ts.store,
+        clock: new VirtualClock('2026-03-02T12:00:00Z'),
+        key: Buffer.alloc(32, 3),
+      });
+    });
+    afterAll(async () => {
+      await ts?.cleanup();
+      await db?.drop();
+    });
+
+    it('reads the URL from the secret when an operation runs, and runs it', async () => {
+      await secrets.set('shop_db', db.url, 'cli:test');
+      const connector = postgresConnectorManifest.create(
+        {
+          connection_secret: 'shop_db',
+          tables: { settings: 'shop_settings' },
+          checkout_key: 'checkout.enabled',
+          connect_timeout_ms: 5000,
+        },
+        deps,
+      );
+      const op = connector.operations.checkout_off!;
+      expect(op.plan({}).detail[0]).toBe('-- on connection secret shop_db');
+      expect(reads).toEqual([]);
+
+      const outcome = await op.run({});
+      expect(reads).toEqual(['shop_db']);
+      expect(outcome.changed.previous).toEqual({ existed: true, value: 'yes' });
+      expect(await checkout()).toBe('false');
+      // Once read, plans show the URL, password masked.
+      expect(op.plan({}).detail[0]).toBe(`-- on ${maskConnectionString(db.url)}`);
+
+      await undo(connector, outcome);
+      expect(await checkout()).toBe('yes');
+      // Each run reads the secret afresh: a replaced secret takes effect on the next run.
+      expect(reads).toEqual(['shop_db', 'shop_db']);
+      const stranger = new URL(db.url);
+      stranger.username = `no_such_role_${suffix}`;
+      stranger.password = 'wrong-pw-not-shown';
+      await secrets.set('shop_db', stranger.toString(), 'cli:test');
+      const denied = (await failure(op.run({}))) as PostgresConnectorError;
+      expect(denied).toBeInstanceOf(PostgresConnectorError);
+      expect(denied.message).not.toContain('wrong-pw-not-shown');
+      expect(await checkout()).toBe('yes');
+      expect(op.plan({}).detail[0]).toContain(':***@');
+      await secrets.set('shop_db', db.url, 'cli:test');
+    });
+
+    it('a missing secret fails with FB_ERR_SECRET_NOT_FOUND, not retryable, before connecting', async () => {
+      const connector = postgresConnectorManifest.create(
+        { connection_secret: 'no_such_db', tables: { settings: 'shop_settings' } },
+        deps,
+      );
+      const error = (await failure(connector.operations.checkout_off!.run({}))) as FirebreakError;
+      expect(error).toBeInstanceOf(FirebreakError);
+      expect(error.code).toBe('FB_ERR_SECRET_NOT_FOUND');
+      expect(error.kind).toBe('not_found');
+      expect(error.message).toBe(
+        'no secret is named no_such_db; store it with `firebreak secrets set no_such_db`',
+      );
+      expect(isPermanentFailure(error)).toBe(true);
+      expect(await checkout()).toBe('yes');
+    });
   });
 });

@@ -21,6 +21,7 @@ import { describeError } from './output.js';
 import { registerPlaybookCommands } from './playbook-commands.js';
 import { registerPolicyCommands } from './policy-commands.js';
 import { registerRulesCommands } from './rules-commands.js';
+import { registerSecretCommands } from './secret-commands.js';
 import { registerServeCommand } from './serve-command.js';
 
 export function buildProgram(deps: CliDeps, output: Output, version: string): Command {
@@ -46,6 +47,7 @@ export function buildProgram(deps: CliDeps, output: Output, version: string): Co
   registerAlertCommands(program, ctx);
   registerDecisionCommands(program, ctx);
   registerKeyCommands(program, ctx);
+  registerSecretCommands(program, ctx);
   registerEventCommands(program, ctx);
   registerAuditCommands(program, ctx);
   registerPolicyCommands(program, ctx);

@@ -28,3 +28,14 @@ export type {
 } from './database.js';
 export { AUDIT_GENESIS_HASH, type Dialect } from './migrations.js';
 export { openStore, POSTGRES_SCHEMA_LOCK, SQLITE_FILE, type Store, type StoreOptions } from './open-store.js';
+export {
+  loadSecretKey,
+  SECRET_KEY_FILE,
+  SECRET_NAME_PATTERN,
+  SECRET_VALUE_MAX_BYTES,
+  type SecretAuditPort,
+  type SecretInfo,
+  SecretStore,
+  type SecretStoreDeps,
+  secretKeyId,
+} from './secret-store.js';

@@ -6,3 +6,10 @@ export {
   PostgresConnectorError,
   quoteIdentifier,
 } from './postgres-connector.js';
+export {
+  ConnectorSecretError,
+  type PostgresSettings,
+  PostgresSettingsSchema,
+  postgresConnectorConfig,
+  postgresConnectorManifest,
+} from './postgres-manifest.js';

@@ -6,9 +6,10 @@
  * columns, the database) are checked by `validate()` and always double-quoted; values are
  * always bind parameters.
  *
- * The connection string arrives already decrypted (the config module keeps it encrypted at
- * rest); it never appears in a plan, an outcome or an error: plans show it with the password
- * replaced by `***`.
+ * The connection string is given as is, or as a function that reads it when a run needs it
+ * (the manifest reads a stored secret, encrypted at rest, so that a plan never needs the
+ * password). It never appears in a plan, an outcome or an error: plans show it with the
+ * password replaced by `***`, or the `connectionLabel` while it has not been read yet.
  *
  * Every session this connector opens first turns off `default_transaction_read_only`, so that
  * the connector keeps working (and can undo read-only mode) after `read_only_mode` has run.
@@ -18,8 +19,13 @@ import type { ActionOutcome, Connector, ConnectorOperation, PlannedAction } from
 
 /** Table and column names the operations use; defaults follow the KCT plan's SQL. */
 export interface PostgresConnectorConfig {
-  /** `postgres://user:password@host:5432/shop` (decrypted; never logged). */
-  readonly connectionString: string;
+  /**
+   * `postgres://user:password@host:5432/shop` (decrypted; never logged), or a function that
+   * reads it when an operation runs (each run reads it afresh).
+   */
+  readonly connectionString: string | (() => Promise<string>);
+  /** Shown in plans while the connection string has not been read: `connection secret shop_db`. */
+  readonly connectionLabel?: string;
   /** Schema holding the shop's tables and the one `revoke_writes` acts on. Default `public`. */
   readonly schema?: string;
   readonly tables?: {
@@ -96,11 +102,18 @@ export function maskConnectionString(connectionString: string): string {
 export function createPostgresConnector(config: PostgresConnectorConfig): Connector {
   const names = resolveNames(config);
   const q = quoteIdentifier;
-  const at = `-- on ${maskConnectionString(config.connectionString)}`;
+  // The connection string once read: plans show it masked from then on.
+  let known = typeof config.connectionString === 'string' ? config.connectionString : undefined;
+  const at = () =>
+    `-- on ${known === undefined ? (config.connectionLabel ?? 'the configured connection') : maskConnectionString(known)}`;
 
   async function withTransaction<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
+    // Read before connecting: a failure to read it keeps its own error (and retryability).
+    const connectionString =
+      typeof config.connectionString === 'string' ? config.connectionString : await config.connectionString();
+    known = connectionString;
     const client = new pg.Client({
-      connectionString: config.connectionString,
+      connectionString,
       connectionTimeoutMillis: config.connectionTimeoutMs ?? 10_000,
     });
     try {
@@ -136,7 +149,7 @@ export function createPostgresConnector(config: PostgresConnectorConfig): Connec
       plan: (params) => {
         assertValid(validate(params));
         const planned = plan(params);
-        return { summary: planned.summary, detail: [at, ...planned.detail] };
+        return { summary: planned.summary, detail: [at(), ...planned.detail] };
       },
       run: async (params) => {
         assertValid(validate(params));
@@ -246,18 +259,23 @@ export function createPostgresConnector(config: PostgresConnectorConfig): Connec
     "SELECT split_part(cfg, '=', 2) AS value FROM pg_db_role_setting s JOIN pg_database d ON d.oid = s.setdatabase, unnest(s.setconfig) cfg WHERE s.setrole = 0 AND d.datname = current_database() AND split_part(cfg, '=', 1) = 'default_transaction_read_only'";
   const terminateSql =
     'SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 5000))::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = $1';
-  const databaseLabel = databaseOf(config.connectionString);
+  // The database as plans name it; before the connection string is read, only described.
+  const databaseLabel = () =>
+    known === undefined
+      ? `the database of ${config.connectionLabel ?? 'the configured connection'}`
+      : `database ${databaseOf(known)}`;
+  const databaseSql = () => (known === undefined ? '<that database>' : q(databaseOf(known)));
   const readOnlyMode = operation(
     ['terminate_sessions'],
     (params, problems) => optionalBoolean(params, 'terminate_sessions', problems),
     (params) => ({
       summary:
-        `make new sessions of database ${databaseLabel} read-only` +
+        `make new sessions of ${databaseLabel()} read-only` +
         (params.terminate_sessions === true
           ? ', ending the existing ones'
           : ' (existing sessions are unaffected)'),
       detail: [
-        `ALTER DATABASE ${q(databaseLabel)} SET default_transaction_read_only = on`,
+        `ALTER DATABASE ${databaseSql()} SET default_transaction_read_only = on`,
         ...(params.terminate_sessions === true ? [withValues(terminateSql, ['client backend'])] : []),
       ],
     }),
@@ -296,8 +314,8 @@ export function createPostgresConnector(config: PostgresConnectorConfig): Connec
       }
     },
     (params) => ({
-      summary: `put back default_transaction_read_only of database ${databaseLabel}`,
-      detail: [restoreReadOnlySql(q(databaseLabel), params.previous as string | null)],
+      summary: `put back default_transaction_read_only of ${databaseLabel()}`,
+      detail: [restoreReadOnlySql(databaseSql(), params.previous as string | null)],
     }),
     async (params) => {
       const database = await withTransaction(async (c) => {
