@@ -78,6 +78,16 @@ export interface ListDecisionsQuery {
   readonly cursor?: string;
 }
 
+/** What `findLive` matches on; fields left out match anything. `value` is compared as stored (canonical). */
+export interface LiveDecisionFilter {
+  readonly id?: string;
+  readonly origin?: string;
+  /** Only decisions made by rules, people or playbooks. */
+  readonly originKind?: 'rule' | 'person' | 'playbook';
+  readonly value?: string;
+  readonly incidentId?: string;
+}
+
 export interface DecisionPage {
   /** Newest first. */
   readonly items: Decision[];
@@ -283,6 +293,28 @@ export class DecisionService {
       .filter((n) => n.expiresMs > atMs && networkContains(n.network, address))
       .map((n) => n.row);
     return [...exact, ...networks].sort((a, b) => Number(a.seq) - Number(b.seq)).map(toDecision);
+  }
+
+  /**
+   * The decisions in force now that match every given field, oldest first: how the `decisions`
+   * connector finds what a step already did (by origin) and what an undo by value ends. An empty
+   * filter matches every decision in force.
+   *
+   * @example await decisions.findLive({ origin: 'playbook:run_3f/forward/ban-ip' })
+   */
+  async findLive(filter: LiveDecisionFilter): Promise<Decision[]> {
+    let q = this.db
+      .selectFrom('decisions')
+      .selectAll()
+      .where('deleted_seq', 'is', null)
+      .where('expires_at', '>', this.deps.clock.now().toISOString());
+    if (filter.id !== undefined) q = q.where('id', '=', filter.id);
+    if (filter.origin !== undefined) q = q.where('origin', '=', filter.origin);
+    if (filter.value !== undefined) q = q.where('value', '=', filter.value);
+    if (filter.incidentId !== undefined) q = q.where('incident_id', '=', filter.incidentId);
+    // A constant pattern (no `%` or `_` of the caller's), and origins are lowercase up to the colon.
+    if (filter.originKind !== undefined) q = q.where('origin', 'like', `${filter.originKind}:%`);
+    return (await q.orderBy('seq').execute()).map(toDecision);
   }
 
   /** Decisions newest first, a page at a time; only those in force now unless `active` is false. */

@@ -16,11 +16,13 @@ export {
   type DecisionStream,
   type DecisionType,
   type ListDecisionsQuery,
+  type LiveDecisionFilter,
   SWITCH_NAMES,
   SWITCHES,
   type Switch,
   type SwitchName,
 } from './decision-service.js';
+export { createDecisionsConnector, type DecisionsConnectorDeps } from './decisions-connector.js';
 export {
   networkContains,
   type ParsedAddress,
