@@ -9,15 +9,35 @@ import { fileURLToPath } from 'node:url';
 import { ApiKeyService, buildServer, IngestGate } from './api/index.js';
 import { AuditLog } from './audit/index.js';
 import { type CliDeps, type Output, type RunningServer, runCli } from './cli/index.js';
-import { BUILTIN_RULES_DIR, type FirebreakConfig } from './config/index.js';
+import { BUILTIN_RULES_DIR, type FirebreakConfig, PLAYBOOKS_DIR } from './config/index.js';
+import {
+  createDecisionsConnector,
+  createNotifyConnector,
+  DecisionService,
+  postgresConnectorManifest,
+} from './connectors/index.js';
 import { calendarFromPolicy, loadRules, type RuleNode, readRuleFiles } from './detect/index.js';
-import { AlertGrouper, DetectionService, IncidentService, OutsideAlertService } from './incidents/index.js';
+import {
+  AlertGrouper,
+  AlertQuery,
+  DetectionService,
+  IncidentService,
+  OutsideAlertService,
+} from './incidents/index.js';
 import { EventLog, SyslogListener } from './ingest/index.js';
 import { type Clock, FirebreakError, systemClock } from './kernel/index.js';
 import { createPaging, type Paging } from './notify/index.js';
 import { loadRosterFile } from './oncall/index.js';
-import { loadPolicyFile } from './policy/index.js';
-import { openStore } from './store/index.js';
+import { loadPolicyFile, type ResponsePolicy } from './policy/index.js';
+import {
+  buildConnectors,
+  type ConnectorManifest,
+  KNOWN_CONNECTOR_OPERATIONS,
+  loadPlaybooks,
+  type Playbook,
+  PlaybookRunner,
+} from './respond/index.js';
+import { loadSecretKey, openStore, SecretStore } from './store/index.js';
 
 export const VERSION = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
@@ -36,7 +56,12 @@ export interface StartOptions {
   readonly ingestLimits?: { lagLimit?: number; maxInFlight?: number; lagRefreshMs?: number };
   /** false: detection is not started until `startDetection()` (tests of backpressure). */
   readonly startDetection?: boolean;
+  /** Playbook runner timings (tests): lease, poll and first retry delay. */
+  readonly runner?: { leaseMs?: number; pollMs?: number; retryBaseMs?: number };
 }
+
+/** The connectors configured through `connectors:` in firebreak.yaml. */
+const CONNECTOR_MANIFESTS: readonly ConnectorManifest[] = [postgresConnectorManifest];
 
 export interface Firebreak extends RunningServer {
   readonly port: number;
@@ -63,6 +88,12 @@ export async function startFirebreak(
   const roster = config.rosterFile === undefined ? undefined : loadRosterFile(config.rosterFile, policy);
   const ruleDirs = [...(config.builtinRules ? [BUILTIN_RULES_DIR] : []), ...config.ruleDirs];
   const rules = loadServerRules(ruleDirs);
+  const playbookDirs = [...(config.builtinPlaybooks ? [PLAYBOOKS_DIR] : []), ...config.playbookDirs];
+  const playbooks = loadServerPlaybooks(
+    playbookDirs,
+    policy,
+    rules.map((r) => r.id),
+  );
   const store = await openStore({
     dataDir: config.dataDir,
     databaseUrl: config.databaseUrl,
@@ -71,12 +102,14 @@ export async function startFirebreak(
   let syslog: SyslogListener | undefined;
   let detection: DetectionService | undefined;
   let paging: Paging | undefined;
+  let runner: PlaybookRunner | undefined;
   let closeApp: (() => Promise<void>) | undefined;
   try {
     const audit = new AuditLog(store.dialect);
     const incidents = new IncidentService({ store, audit, policy, clock });
     const keys = new ApiKeyService({ store, audit, clock });
     const events = new EventLog({ store, clock });
+    const secrets = new SecretStore({ store, audit, clock, key: loadSecretKey(config) });
     // Paging listens to incident changes: attached before anything can change an incident.
     paging = createPaging({
       store,
@@ -87,6 +120,33 @@ export async function startFirebreak(
       settings: config.paging,
       warn: (line) => console.error(`firebreak: ${line}`),
     });
+    const decisions = new DecisionService({ store, clock, audit });
+    const connectors = buildConnectors(
+      CONNECTOR_MANIFESTS,
+      { blocks: config.connectors, file: config.configFile },
+      { secret: (name) => secrets.get(name) },
+      [
+        createDecisionsConnector({ decisions }),
+        createNotifyConnector({
+          store,
+          outbox: paging.outbox,
+          incidents,
+          policy,
+          roster,
+          clock,
+          routes: paging.routes,
+          wake: () => paging?.worker.notify(),
+        }),
+      ],
+    );
+    const alerts = new AlertQuery({ store });
+    runner = new PlaybookRunner(
+      { store, clock, incidents, alerts, policy, roster, playbooks, connectors },
+      options.runner ?? {},
+    );
+    // Like paging, attached before any alert can join an incident: proposals commit with it.
+    const playbookRunner = runner;
+    incidents.onChange((trx, change) => playbookRunner.onIncidentChange(trx, change));
     const grouper = new AlertGrouper({ store, incidents, clock });
     const outside = new OutsideAlertService({ store, grouper, incidents, clock });
     const detector = new DetectionService({
@@ -146,6 +206,10 @@ export async function startFirebreak(
       gate,
       ...(paging.ackLinks === undefined ? {} : { ackLinks: paging.ackLinks }),
       outbox: paging.outbox,
+      secrets,
+      decisions,
+      alerts,
+      runner,
       logger:
         options.requestLog === false || config.logLevel === 'silent' ? false : { level: config.logLevel },
     });
@@ -154,6 +218,7 @@ export async function startFirebreak(
     const syslogPorts = syslog === undefined ? undefined : await startSyslog(syslog, config.syslog!.host);
     if (options.startDetection !== false) await detector.start();
     paging.start();
+    runner.start();
     const address = app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
@@ -165,6 +230,12 @@ export async function startFirebreak(
     const from = [...(config.builtinRules ? ['the built-in pack'] : []), ...config.ruleDirs].join(', ');
     announce(`detection: ${rules.filter((r) => !r.id.includes('/')).length} rules (${from})`);
     announce(`paging: ${paging.summary}`);
+    const fromPlaybooks = [...(config.builtinPlaybooks ? ['built-in'] : []), ...config.playbookDirs].join(
+      ', ',
+    );
+    announce(
+      `playbooks: ${playbooks.length} (${fromPlaybooks || 'none'}); connectors: ${[...connectors.keys()].join(', ')}`,
+    );
     if (syslogPorts) {
       const where = [
         syslogPorts.udpPort === undefined ? '' : `udp ${config.syslog!.host}:${syslogPorts.udpPort}`,
@@ -193,6 +264,7 @@ export async function startFirebreak(
         await detection?.stop();
         await syslog?.stop();
         await app.close();
+        await runner?.stop();
         await paging?.stop();
         await store.close();
       },
@@ -201,6 +273,7 @@ export async function startFirebreak(
     await detection?.stop();
     await syslog?.stop();
     await closeApp?.();
+    await runner?.stop();
     await paging?.stop();
     await store.close();
     throw error;
@@ -224,6 +297,30 @@ function loadServerRules(dirs: readonly string[]): RuleNode[] {
   } catch (error) {
     if (error instanceof FirebreakError && error.details.length > 1) {
       // Each detail's path is already `file:line field`.
+      for (const d of error.details) console.error(`firebreak: ${d.path}: ${d.message}`);
+    }
+    throw error;
+  }
+}
+
+/**
+ * The playbooks the server runs, checked against the policy's roles and the rules it loaded.
+ * Every bad playbook is printed as `file:line path: reason` before the error.
+ */
+function loadServerPlaybooks(
+  dirs: readonly string[],
+  policy: ResponsePolicy,
+  rules: readonly string[],
+): Playbook[] {
+  if (dirs.length === 0) return [];
+  try {
+    return loadPlaybooks(dirs, {
+      connectors: KNOWN_CONNECTOR_OPERATIONS,
+      roles: Object.keys(policy.roles),
+      rules,
+    });
+  } catch (error) {
+    if (error instanceof FirebreakError && error.details.length > 1) {
       for (const d of error.details) console.error(`firebreak: ${d.path}: ${d.message}`);
     }
     throw error;

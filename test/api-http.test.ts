@@ -362,6 +362,7 @@ describe.each(DIALECTS)('HTTP API main flow ($name)', ({ name: dialect, skip }) 
         'created_by',
         'id',
         'name',
+        'person',
         'revoked_at',
         'scopes',
       ]);

@@ -15,7 +15,8 @@ import type { EventLog } from '../ingest/index.js';
 import type { Clock } from '../kernel/index.js';
 import type { AckLinks, Outbox } from '../notify/index.js';
 import type { ResponsePolicy } from '../policy/index.js';
-import type { Store } from '../store/index.js';
+import type { PlaybookRunner } from '../respond/index.js';
+import type { SecretStore, Store } from '../store/index.js';
 import type { ApiKeyService } from './api-keys.js';
 import { requireScope } from './auth.js';
 import { installErrorHandling } from './http-errors.js';
@@ -29,6 +30,8 @@ import { eventRoutes } from './routes/event-routes.js';
 import { healthRoutes } from './routes/health-routes.js';
 import { incidentRoutes } from './routes/incident-routes.js';
 import { notificationRoutes } from './routes/notification-routes.js';
+import { playbookRoutes } from './routes/playbook-routes.js';
+import { secretRoutes } from './routes/secret-routes.js';
 import { webhookRoutes } from './routes/webhook-routes.js';
 
 export interface ServerDeps {
@@ -65,6 +68,10 @@ export interface ServerDeps {
   readonly ackLinks?: AckLinks;
   /** The paging outbox: GET /v1/incidents/{id}/notifications reads it, when given. */
   readonly outbox?: Outbox;
+  /** Connector secrets: /v1/secrets exists only when given. */
+  readonly secrets?: SecretStore;
+  /** Playbooks and their runs: /v1/playbooks and /v1/playbook-runs exist only when given. */
+  readonly runner?: PlaybookRunner;
 }
 
 function makeAjv(coerceTypes: false | 'array'): Ajv {
@@ -135,6 +142,8 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     keys: deps.keys,
   });
   await app.register(adminRoutes, { keys: deps.keys, audit: deps.audit, store: deps.store });
+  if (deps.secrets) await app.register(secretRoutes, { secrets: deps.secrets, keys: deps.keys });
+  if (deps.runner) await app.register(playbookRoutes, { runner: deps.runner, keys: deps.keys });
   await app.register(eventRoutes, {
     events: deps.events,
     keys: deps.keys,

@@ -100,7 +100,7 @@ export const ERROR_CATALOGUE = {
     kind: 'unavailable',
     message: 'connector {connector} is not set up on this server: {hint}',
   },
-  FB_ERR_CONNECTOR_CONFIG: { kind: 'invalid', message: '{where}: {problem}' },
+  FB_ERR_CONNECTOR_CONFIG: { kind: 'invalid', message: '{source}: {problem}' },
   FB_ERR_SECRET_NOT_FOUND: {
     kind: 'not_found',
     message: 'no secret is named {name}; store it with `firebreak secrets set {name}`',

@@ -11,7 +11,7 @@ import type { ResponsePolicy } from '../policy/index.js';
 import type { Store } from '../store/index.js';
 import { AckLinks } from './ack-links.js';
 import { createChannels } from './channels/index.js';
-import { EscalationService } from './escalation-service.js';
+import { EscalationService, type PagingRoutes } from './escalation-service.js';
 import { Outbox } from './outbox.js';
 import { OutboxWorker, recordOnTimeline } from './outbox-worker.js';
 import { loadTemplates } from './templates.js';
@@ -34,6 +34,8 @@ export interface Paging {
   readonly worker: OutboxWorker;
   /** One-click acknowledgement links; undefined without a public URL. */
   readonly ackLinks: AckLinks | undefined;
+  /** Which channels are set up (the notify connector sends through the same ones). */
+  readonly routes: PagingRoutes;
   /** One line for the start-up banner: which channels, which roster. */
   readonly summary: string;
   start(): void;
@@ -49,6 +51,11 @@ export function createPaging(deps: PagingDeps): Paging {
     settings.publicUrl === undefined
       ? undefined
       : new AckLinks({ store, clock, publicUrl: settings.publicUrl });
+  const routes: PagingRoutes = {
+    email: channels.email !== undefined,
+    slack: channels.slack !== undefined,
+    team: settings.team,
+  };
   const escalation = new EscalationService({
     ...(ackLinks === undefined ? {} : { ackLinks }),
     store,
@@ -56,7 +63,7 @@ export function createPaging(deps: PagingDeps): Paging {
     roster,
     clock,
     outbox,
-    routes: { email: channels.email !== undefined, slack: channels.slack !== undefined, team: settings.team },
+    routes,
   });
   const onTimeline = recordOnTimeline(incidents);
   const worker = new OutboxWorker({
@@ -88,6 +95,7 @@ export function createPaging(deps: PagingDeps): Paging {
     outbox,
     worker,
     ackLinks,
+    routes,
     summary,
     start() {
       escalation.start(deps.pollMs ?? 1000, deps.warn);

@@ -10,6 +10,7 @@ export {
   type PlannedAction,
   type RunContext,
 } from './connector.js';
+export { buildConnectors, type ConnectorSettings } from './connector-registry.js';
 export {
   type Approval,
   KNOWN_CONNECTOR_OPERATIONS,
@@ -34,3 +35,25 @@ export {
   parsePlaybooks,
   templateProblems,
 } from './playbook-loader.js';
+export {
+  ACTIVE_RUN_STATUSES,
+  type PlaybookRun,
+  RUN_ID_PATTERN,
+  RUN_STATUSES,
+  type RunOrigin,
+  type RunStatus,
+  type RunStep,
+  STEP_STATUSES,
+  type StepDirection,
+  type StepStatus,
+} from './playbook-run.js';
+export {
+  type DryRun,
+  type DryRunStep,
+  PlaybookRunner,
+  type PlaybookRunnerDeps,
+  type PlaybookRunnerOptions,
+  recoveryPhaseOf,
+} from './playbook-runner.js';
+export { type Approver, assertHoldsRole, roleHolders } from './run-approvals.js';
+export { renderParams, type TemplateContext, TemplateError } from './step-params.js';
