@@ -16,8 +16,8 @@ import {
   formatIncidentId,
   type Incident,
   type NotificationFailedData,
-  type PlaybookRunData,
   type OutsideAlertData,
+  type PlaybookRunData,
   type TimelineRecord,
 } from './incident.js';
 import {
