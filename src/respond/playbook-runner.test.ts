@@ -266,6 +266,18 @@ for (const d of DIALECTS) {
       expect(ledger.calls).toEqual([]);
     });
 
+    it('an alert without the values the steps need (no address to ban) proposes nothing', async () => {
+      const r = runner();
+      incidents.onChange((trx, change) => r.onIncidentChange(trx, change));
+      const byUser = {
+        ...alert('x', Date.parse(NOW)),
+        group: { 'user.name': 'dana' },
+        fingerprint: 'by-user',
+      };
+      const id = (await grouper.intake([byUser])).alerts[0]!.incident;
+      expect(await r.list(id)).toEqual([]);
+    });
+
     it('a dry run shows each step filled in from the alert, its plan and undo, and changes nothing', async () => {
       const r = runner();
       const id = await floodIncident(r);

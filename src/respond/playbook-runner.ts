@@ -403,6 +403,9 @@ export class PlaybookRunner {
         alerts: [],
         alert: { ...alert, rule_id: alert.rule },
       };
+      // An alert without the values the steps need (a ban needs an address) proposes nothing
+      // a person could start.
+      if (!fillable(playbook, context)) continue;
       const id = newRunId();
       const now = this.deps.clock.now().toISOString();
       await trx
@@ -1157,6 +1160,20 @@ interface NewStep {
   readonly plan: PlannedAction | null;
   /** Set: the step is recorded as skipped, for this reason. */
   readonly skipped: string | undefined;
+}
+
+/** Whether every step's templates find a value in the context (alerts[...] aside: filled at start). */
+function fillable(playbook: Playbook, context: TemplateContext): boolean {
+  try {
+    for (const step of playbook.steps) {
+      if (JSON.stringify(step.action.params).includes('alerts[')) continue;
+      renderParams(step.action.params, context);
+    }
+    return true;
+  } catch (error) {
+    if (error instanceof TemplateError) return false;
+    throw error;
+  }
 }
 
 function newRunId(): string {
