@@ -8,12 +8,12 @@ import { createHmac } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { SMTPServer } from 'smtp-server';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { VirtualClock } from '../src/kernel/index.js';
 import { loadRosterFile, onCallAt } from '../src/oncall/index.js';
 import { loadPolicyFile } from '../src/policy/index.js';
 import { call, startTestServer, type TestServer } from './helpers/server.js';
+import { closeSmtp, startSmtp } from './helpers/smtp-server.js';
 import { DIALECTS } from './helpers/stores.js';
 
 const file = (path: string) => fileURLToPath(new URL(`../${path}`, import.meta.url));
@@ -23,46 +23,6 @@ const ROSTER = loadRosterFile(ROSTER_FILE, POLICY);
 /** A Wednesday 10:00 UTC. */
 const T0 = '2026-11-25T10:00:00.000Z';
 const SECRET = 'whsec-e2e-test';
-
-interface Mail {
-  readonly to: string[];
-  readonly raw: string;
-}
-
-function startSmtp(
-  options: { port?: number; refuse?: string } = {},
-): Promise<{ port: number; mails: Mail[]; server: SMTPServer }> {
-  const mails: Mail[] = [];
-  const server = new SMTPServer({
-    disabledCommands: ['STARTTLS', 'AUTH'],
-    authOptional: true,
-    logger: false,
-    onRcptTo(address, _session, callback) {
-      // A mailbox that does not exist: a permanent refusal, as a real server answers.
-      if (address.address === options.refuse) {
-        callback(Object.assign(new Error('5.1.1 No such user'), { responseCode: 550 }));
-      } else callback();
-    },
-    onData(stream, session, callback) {
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
-      stream.on('end', () => {
-        mails.push({
-          to: session.envelope.rcptTo.map((r) => r.address),
-          raw: Buffer.concat(chunks).toString('utf8'),
-        });
-        callback();
-      });
-    },
-  });
-  return new Promise((resolve) =>
-    server.listen(options.port ?? 0, '127.0.0.1', () =>
-      resolve({ port: (server.server.address() as AddressInfo).port, mails, server }),
-    ),
-  );
-}
-
-const closeSmtp = (server: SMTPServer) => new Promise<void>((resolve) => server.close(() => resolve()));
 
 interface Hook {
   readonly body: string;

@@ -55,6 +55,10 @@ export interface TestServerOptions {
   readonly configYaml?: string;
   /** The environment loadConfig sees (else none). */
   readonly env?: Record<string, string>;
+  /** Writes files the config names (a roster, playbook folders) into the data directory first. */
+  readonly prepare?: (dataDir: string) => void;
+  /** Playbook runner timings. */
+  readonly runner?: StartOptions['runner'];
 }
 
 /** Settings as startFirebreak sees them, from overrides alone. */
@@ -102,6 +106,7 @@ export async function startTestServer(
   const database = dialect === 'postgres' ? await freshPostgresDatabase() : undefined;
   const announced: string[] = [];
   if (options.configYaml !== undefined) writeFileSync(join(dataDir, 'firebreak.yaml'), options.configYaml);
+  options.prepare?.(dataDir);
   const config = testConfig(
     dataDir,
     database?.url,
@@ -116,6 +121,7 @@ export async function startTestServer(
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.ingestLimits ? { ingestLimits: options.ingestLimits } : {}),
       ...(options.startDetection === undefined ? {} : { startDetection: options.startDetection }),
+      ...(options.runner ? { runner: options.runner } : {}),
     });
 
   let server: Firebreak;
