@@ -14,6 +14,7 @@ import {
   createDecisionsConnector,
   createNotifyConnector,
   DecisionService,
+  httpConnectorManifest,
   postgresConnectorManifest,
 } from './connectors/index.js';
 import { calendarFromPolicy, loadRules, type RuleNode, readRuleFiles } from './detect/index.js';
@@ -61,7 +62,7 @@ export interface StartOptions {
 }
 
 /** The connectors configured through `connectors:` in firebreak.yaml. */
-const CONNECTOR_MANIFESTS: readonly ConnectorManifest[] = [postgresConnectorManifest];
+const CONNECTOR_MANIFESTS: readonly ConnectorManifest[] = [postgresConnectorManifest, httpConnectorManifest];
 
 export interface Firebreak extends RunningServer {
   readonly port: number;

@@ -20,6 +20,8 @@ export interface ChildServerOptions {
   readonly args?: readonly string[];
   /** How long to wait for the start-up lines. Default 20 s. */
   readonly startTimeoutMs?: number;
+  /** More environment (FIREBREAK_LOG_LEVEL=trace, FIREBREAK_SECRET_KEY ...), over the defaults. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export interface ChildServer {
@@ -55,6 +57,7 @@ export async function spawnServer(options: ChildServerOptions): Promise<ChildSer
     FIREBREAK_POLICY: join(ROOT, 'policies', 'kct-menswear.yaml'),
     FIREBREAK_LOG_LEVEL: 'silent',
     ...(options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : {}),
+    ...options.env,
   };
   const child = spawn(process.execPath, [join(ROOT, 'dist', 'main.js'), 'serve', ...(options.args ?? [])], {
     cwd: options.workDir,
