@@ -22,7 +22,9 @@ export type NotificationKind =
   /** The incident was resolved or closed (PagerDuty resolve). */
   | 'resolved'
   /** A notification was dead-lettered: raised to the commander. */
-  | 'delivery_failed';
+  | 'delivery_failed'
+  /** A playbook step's message to responders (the notify connector). */
+  | 'message';
 
 /**
  * The plan's internal alert (both plans have one): what every page says. Rendered by the

@@ -72,6 +72,7 @@ const KIND_LABELS: Record<NotificationKind, string> = {
   acknowledged: 'Incident acknowledged',
   resolved: 'Incident resolved',
   delivery_failed: 'Page not delivered',
+  message: 'Message from a playbook',
 };
 
 /** Slack's limits on text objects; longer texts are cut with an ellipsis rather than refused. */

@@ -16,7 +16,7 @@
  * ends it sooner.
  */
 
-import { FirebreakError, formatDuration, parseDuration } from '../../kernel/index.js';
+import { formatDuration, parseDuration } from '../../kernel/index.js';
 import {
   type ActionOutcome,
   type Connector,
@@ -25,6 +25,7 @@ import {
   type PlannedAction,
   type RunContext,
 } from '../../respond/index.js';
+import { assertValidParams, storeFailure } from '../store-failure.js';
 import {
   DECISION_ID_PATTERN,
   DECISION_MAX_DURATION_MS,
@@ -224,11 +225,11 @@ function operation(
   return {
     validate,
     plan: (params) => {
-      assertValid(validate(params));
+      assertValidParams(validate(params));
       return plan(params);
     },
     run: async (params, context) => {
-      assertValid(validate(params));
+      assertValidParams(validate(params));
       if (context === undefined) {
         throw new ConnectorError('decisions: a run context (its idempotency key) is required', false);
       }
@@ -236,7 +237,7 @@ function operation(
         context.signal.throwIfAborted();
         return await run(params, context);
       } catch (error) {
-        throw asConnectorError(error);
+        throw storeFailure('decisions', error);
       }
     },
   };
@@ -349,37 +350,4 @@ function reasonOf(params: Params, context: RunContext): string {
   return typeof params.reason === 'string' && params.reason !== ''
     ? params.reason
     : `playbook step ${context.idempotencyKey}`;
-}
-
-function assertValid(problems: string[]): void {
-  if (problems.length > 0) throw new ConnectorError(`invalid parameters: ${problems.join('; ')}`, false);
-}
-
-const RETRYABLE_STATES = /^(08|40001|40P01|53|57P0[1-3])/;
-const RETRYABLE_SQLITE = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|PROTOCOL)/;
-
-/**
- * Refused input (a FirebreakError of any kind but `unavailable`, an SQL error in the request)
- * will fail the same way again; an unreachable or busy database may not.
- */
-function asConnectorError(error: unknown): ConnectorError {
-  if (error instanceof ConnectorError) return error;
-  if (error instanceof FirebreakError) {
-    return new ConnectorError(`decisions: ${error.message}`, error.kind === 'unavailable');
-  }
-  const e = error as { code?: unknown; message?: unknown };
-  const message = typeof e.message === 'string' ? e.message : String(error);
-  const code = typeof e.code === 'string' ? e.code : undefined;
-  // No code: a dropped connection, a pool timeout, an abort. A network code (ECONNREFUSED ...)
-  // may clear (EPIPE is checked first: it is spelt like an SQLSTATE); Node's own ERR_* codes
-  // are mistakes in the call and will not.
-  const retryable =
-    code === undefined || code === 'EPIPE'
-      ? true
-      : code.startsWith('SQLITE_')
-        ? RETRYABLE_SQLITE.test(code)
-        : /^[0-9A-Z]{5}$/.test(code)
-          ? RETRYABLE_STATES.test(code)
-          : !code.startsWith('ERR_');
-  return new ConnectorError(`decisions: ${message}`, retryable);
 }

@@ -121,10 +121,10 @@ describe.each(DIALECTS)('notify connector ($name)', ({ name, skip }) => {
       const cause = `${incident}:playbook:${RUN}/forward/ask-for-evidence`;
       expect(security.id).toBe('eli'); // sorts after cam
       expect(await rows()).toEqual([
-        { kind: 'page', recipient: 'cam', channel: 'email', target: cam.email, key: `${cause}:cam:email` },
-        { kind: 'page', recipient: 'cam', channel: 'slack', target: cam.slack, key: `${cause}:cam:slack` },
+        { kind: 'message', recipient: 'cam', channel: 'email', target: cam.email, key: `${cause}:cam:email` },
+        { kind: 'message', recipient: 'cam', channel: 'slack', target: cam.slack, key: `${cause}:cam:slack` },
         {
-          kind: 'page',
+          kind: 'message',
           recipient: 'eli',
           channel: 'email',
           target: security.email,
@@ -133,7 +133,7 @@ describe.each(DIALECTS)('notify connector ($name)', ({ name, skip }) => {
       ]);
       const [first] = await outbox.list(incident);
       expect(first!.message).toMatchObject({
-        kind: 'page',
+        kind: 'message',
         incidentId: incident,
         title: 'preserve evidence',
         summary: 'Take a pg_dump snapshot first.',

@@ -14,8 +14,9 @@
  * crash queues nothing new; the outbox worker delivers (and retries) them. A sent message cannot
  * be unsent: the outcome has no undo.
  */
+
 import type { Incident } from '../../incidents/index.js';
-import { type Clock, FirebreakError } from '../../kernel/index.js';
+import type { Clock } from '../../kernel/index.js';
 import type { EnqueueInput, EnqueueResult, InternalAlert, PagingRoutes } from '../../notify/index.js';
 import { onCallAt, type Person, type Roster } from '../../oncall/index.js';
 import type { ResponsePolicy } from '../../policy/index.js';
@@ -27,6 +28,7 @@ import {
   type RunContext,
 } from '../../respond/index.js';
 import type { Database, Store, Transaction } from '../../store/index.js';
+import { assertValidParams, storeFailure } from '../store-failure.js';
 
 export interface NotifyConnectorDeps {
   /** The messages of one step are written in one transaction of this store. */
@@ -122,7 +124,7 @@ export function createNotifyConnector(deps: NotifyConnectorDeps): Connector {
   const send: ConnectorOperation = {
     validate,
     plan(params) {
-      assertValid(validate(params));
+      assertValidParams(validate(params));
       const to = toList(params.to).map((id) =>
         Object.hasOwn(policy.roles, id)
           ? `${id}${params.backup === true ? ' (primary and backup)' : ''}`
@@ -146,7 +148,7 @@ export function createNotifyConnector(deps: NotifyConnectorDeps): Connector {
       };
     },
     async run(params, context) {
-      assertValid(validate(params));
+      assertValidParams(validate(params));
       if (context === undefined) {
         throw new ConnectorError('notify: a run context (its idempotency key) is required', false);
       }
@@ -154,7 +156,7 @@ export function createNotifyConnector(deps: NotifyConnectorDeps): Connector {
         context.signal.throwIfAborted();
         return await sendMessage(deps, params, context);
       } catch (error) {
-        throw asConnectorError(error);
+        throw storeFailure('notify', error);
       }
     },
   };
@@ -299,8 +301,7 @@ function messageOf(
   const onCallCommander = onCall.find((r) => r.role === 'incident_commander')?.primary.person.name;
   const impact = incident.classification?.impact;
   return {
-    // The paging vocabulary has no kind for a responder's message yet; a page is the nearest.
-    kind: 'page',
+    kind: 'message',
     incidentId: incident.id,
     title: (params.subject as string).trim(),
     severity: incident.severity,
@@ -336,31 +337,4 @@ function isTextList(value: unknown): value is string | string[] {
 function toList(to: unknown): string[] {
   if (!isTextList(to)) return [];
   return [...new Set(typeof to === 'string' ? [to] : to)];
-}
-
-function assertValid(problems: string[]): void {
-  if (problems.length > 0) throw new ConnectorError(`invalid parameters: ${problems.join('; ')}`, false);
-}
-
-const RETRYABLE_STATES = /^(08|40001|40P01|53|57P0[1-3])/;
-const RETRYABLE_SQLITE = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|PROTOCOL)/;
-
-/** As in the decisions connector: refused input is final, an unreachable or busy database is not. */
-function asConnectorError(error: unknown): ConnectorError {
-  if (error instanceof ConnectorError) return error;
-  if (error instanceof FirebreakError) {
-    return new ConnectorError(`notify: ${error.message}`, error.kind === 'unavailable');
-  }
-  const e = error as { code?: unknown; message?: unknown };
-  const message = typeof e.message === 'string' ? e.message : String(error);
-  const code = typeof e.code === 'string' ? e.code : undefined;
-  const retryable =
-    code === undefined || code === 'EPIPE'
-      ? true
-      : code.startsWith('SQLITE_')
-        ? RETRYABLE_SQLITE.test(code)
-        : /^[0-9A-Z]{5}$/.test(code)
-          ? RETRYABLE_STATES.test(code)
-          : !code.startsWith('ERR_');
-  return new ConnectorError(`notify: ${message}`, retryable);
 }

@@ -47,6 +47,8 @@ export const PAGERDUTY_ACTIONS: Readonly<Record<NotificationKind, PagerDutyActio
   escalation: 'trigger',
   reminder: 'trigger',
   delivery_failed: 'trigger',
+  // Folds into the incident's open alert (same dedup key), as a note a responder sees there.
+  message: 'trigger',
   acknowledged: 'acknowledge',
   resolved: 'resolve',
 };
