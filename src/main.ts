@@ -315,11 +315,22 @@ function loadServerPlaybooks(
 ): Playbook[] {
   if (dirs.length === 0) return [];
   try {
-    return loadPlaybooks(dirs, {
+    const playbooks = loadPlaybooks(dirs, {
       connectors: KNOWN_CONNECTOR_OPERATIONS,
       roles: Object.keys(policy.roles),
-      rules,
     });
+    // A trigger naming a rule this server does not run (the pack left out with --no-builtin, a
+    // typo) never fires: said at start rather than refused, so leaving out rules does not stop it.
+    const loaded = new Set(rules);
+    for (const p of playbooks) {
+      const missing = [...new Set(p.triggers.flatMap((t) => t.rules))].filter((r) => !loaded.has(r));
+      if (missing.length > 0) {
+        console.error(
+          `firebreak: playbook ${p.id} (${p.source.file}) is triggered by rules this server does not run: ${missing.join(', ')}; those triggers never fire`,
+        );
+      }
+    }
+    return playbooks;
   } catch (error) {
     if (error instanceof FirebreakError && error.details.length > 1) {
       for (const d of error.details) console.error(`firebreak: ${d.path}: ${d.message}`);

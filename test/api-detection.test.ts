@@ -72,10 +72,16 @@ for (const d of DIALECTS) {
         created_by: 'detection',
       });
       expect(
-        (await timeline('INC-2026-001')).map((t) => [t.kind, (t.data as { rule?: string }).rule]),
+        (await timeline('INC-2026-001')).map((t) => [
+          t.kind,
+          (t.data as { rule?: string; playbook?: string }).rule ?? (t.data as { playbook?: string }).playbook,
+        ]),
       ).toEqual([
         ['created', undefined],
         ['alert_joined', 'admin-login-failures'],
+        // The alert proposes the built-in playbooks its rule and the P0 severity trigger.
+        ['playbook', 'admin-compromise'],
+        ['playbook', 'evidence-preservation'],
       ]);
       const health = await call<{ security_status: { open_incidents: Record<string, number> } }>(
         server.url,
@@ -90,7 +96,7 @@ for (const d of DIALECTS) {
       await server.restart();
       await post([4, 5].map((i) => failedAdminLogin('dana', i * MIN)));
       const joined = await until(
-        () => timeline('INC-2026-001'),
+        async () => (await timeline('INC-2026-001')).filter((t) => t.kind !== 'playbook'),
         (t) => t.length === 3,
       );
       expect(joined[2]).toMatchObject({

@@ -92,6 +92,11 @@ describe('firebreak serve with rule folders', () => {
       args: ['--no-builtin', '--rules', 'shop-rules'],
     });
     expect(server.stdout()).toMatch(/^detection: 1 rules \(.*shop-rules\)$/m);
+    // The built-in playbooks still load; their triggers on the pack's rules are said to never fire.
+    expect(server.stdout()).toMatch(/^playbooks: 8 \(built-in\)/m);
+    expect(server.stderr()).toMatch(
+      /playbook ddos-api-abuse .* rules this server does not run: api-flood, user-login-failures-per-ip; those triggers never fire/,
+    );
   }, 30_000);
 
   it('refuses to start on bad rules, printing each as file:line, and without any rules', async () => {
