@@ -142,7 +142,17 @@ export async function startFirebreak(
     );
     const alerts = new AlertQuery({ store });
     runner = new PlaybookRunner(
-      { store, clock, incidents, alerts, policy, roster, playbooks, connectors },
+      {
+        store,
+        clock,
+        incidents,
+        alerts,
+        policy,
+        roster,
+        playbooks,
+        connectors,
+        warn: (line) => console.error(`firebreak: ${line}`),
+      },
       options.runner ?? {},
     );
     // Like paging, attached before any alert can join an incident: proposals commit with it.

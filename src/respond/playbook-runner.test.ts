@@ -8,7 +8,8 @@ import { FirebreakError, VirtualClock } from '../kernel/index.js';
 import { loadPolicyFile } from '../policy/index.js';
 import { type ActionOutcome, type Connector, ConnectorError, type RunContext } from './connector.js';
 import type { Playbook } from './playbook.js';
-import { parsePlaybooks } from './playbook-loader.js';
+import { KNOWN_CONNECTOR_OPERATIONS } from './playbook.js';
+import { loadPlaybooks, parsePlaybooks } from './playbook-loader.js';
 import type { PlaybookRun } from './playbook-run.js';
 import { PlaybookRunner } from './playbook-runner.js';
 
@@ -264,6 +265,46 @@ for (const d of DIALECTS) {
       );
       expect(await r.runDue()).toBe(0);
       expect(ledger.calls).toEqual([]);
+    });
+
+    it('the built-in playbooks: brute force and floods by address propose the ban; a P0 payment alert proposes checkout off', async () => {
+      const builtIn = loadPlaybooks([fileURLToPath(new URL('../../playbooks/', import.meta.url))], {
+        connectors: KNOWN_CONNECTOR_OPERATIONS,
+        roles: Object.keys(KCT.roles),
+      });
+      const r = runner(builtIn);
+      incidents.onChange((trx, change) => r.onIncidentChange(trx, change));
+      const proposed = async (a: Alert) => {
+        const id = (await grouper.intake([a])).alerts[0]!.incident;
+        return (await r.list(id)).map((x) => x.playbook_id).sort();
+      };
+      const t = Date.parse(NOW);
+      expect(await proposed(alert('203.0.113.20', t))).toEqual(['ddos-api-abuse']);
+      expect(
+        await proposed({
+          ...alert('203.0.113.21', t),
+          rule: 'user-login-failures-per-ip',
+          fingerprint: 'bf',
+        }),
+      ).toEqual(['ddos-api-abuse']);
+      const payment = {
+        ...alert('x', t),
+        rule: 'payment-failure-rate',
+        severity: 'P0' as const,
+        group: {},
+        fingerprint: 'pay',
+      };
+      const id = (await grouper.intake([payment])).alerts[0]!.incident;
+      expect((await r.list(id)).map((x) => x.playbook_id).sort()).toEqual([
+        'evidence-preservation',
+        'payment-incident',
+      ]);
+      const dry = await r.dryRun('payment-incident', id);
+      expect(dry.steps[0]!.action).toMatchObject({
+        connector: 'decisions',
+        operation: 'set_switch',
+        params: { switch: 'checkout_enabled', enabled: false },
+      });
     });
 
     it('an alert without the values the steps need (no address to ban) proposes nothing', async () => {

@@ -57,6 +57,8 @@ export interface PlaybookRunnerDeps {
   readonly playbooks: readonly Playbook[];
   /** The connectors set up on this server, by name. */
   readonly connectors: ReadonlyMap<string, Connector>;
+  /** Where the background loop reports a round that failed (the database went away). */
+  readonly warn?: (line: string) => void;
 }
 
 export interface PlaybookRunnerOptions {
@@ -523,9 +525,10 @@ export class PlaybookRunner {
     while (!this.stopping) {
       try {
         await this.runDue();
-      } catch {
+      } catch (error) {
         // A database hiccup: the next round tries again; nothing was half-written (every
         // move is one transaction).
+        this.deps.warn?.(`playbook runner: a round failed and is tried again: ${(error as Error).message}`);
       }
       if (this.stopping) break;
       await new Promise<void>((done) => {
