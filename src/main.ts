@@ -122,23 +122,21 @@ export async function startFirebreak(
       warn: (line) => console.error(`firebreak: ${line}`),
     });
     const decisions = new DecisionService({ store, clock, audit });
+    const notify = createNotifyConnector({
+      store,
+      outbox: paging.outbox,
+      incidents,
+      policy,
+      roster,
+      clock,
+      routes: paging.routes,
+      wake: () => paging?.worker.notify(),
+    });
     const connectors = buildConnectors(
       CONNECTOR_MANIFESTS,
       { blocks: config.connectors, file: config.configFile },
       { secret: (name) => secrets.get(name) },
-      [
-        createDecisionsConnector({ decisions }),
-        createNotifyConnector({
-          store,
-          outbox: paging.outbox,
-          incidents,
-          policy,
-          roster,
-          clock,
-          routes: paging.routes,
-          wake: () => paging?.worker.notify(),
-        }),
-      ],
+      [createDecisionsConnector({ decisions }), notify],
     );
     const alerts = new AlertQuery({ store });
     runner = new PlaybookRunner(
@@ -152,6 +150,22 @@ export async function startFirebreak(
         playbooks,
         connectors,
         warn: (line) => console.error(`firebreak: ${line}`),
+        // Whoever holds the role is asked by the channels paging uses, once per wait.
+        askApproval: async (ask) => {
+          await notify.operations.send!.run(
+            {
+              to: ask.role,
+              subject: `approval needed: ${ask.playbook} ${ask.what}`,
+              text: `${ask.playbook} on ${ask.incidentId} waits for ${ask.role} to approve ${ask.what}. Check it with \`firebreak playbook status ${ask.runId}\`, then: ${ask.command}`,
+            },
+            {
+              idempotencyKey: ask.key,
+              actor: `playbook:${ask.runId}`,
+              incidentId: ask.incidentId,
+              signal: AbortSignal.timeout(30_000),
+            },
+          );
+        },
       },
       options.runner ?? {},
     );

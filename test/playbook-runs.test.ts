@@ -62,6 +62,12 @@ steps:
     undo: { none: a sent message cannot be unsent }
 `;
 
+/** The mail's text as written (quoted-printable soft breaks and escapes undone). */
+const quotedPrintable = (raw: string) =>
+  raw
+    .replace(/=\r?\n/g, '')
+    .replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
+
 async function until<T>(
   what: string,
   read: () => Promise<T>,
@@ -200,6 +206,15 @@ describe.each(DIALECTS)('playbook runs through the server ($name)', ({ name: dia
     expect(banned.body.decisions).toHaveLength(1);
     expect(banned.body.decisions[0]!.origin).toBe(`playbook:${id}/forward/ban-ip`);
 
+    // The commander on call is asked, by email, with the command that approves.
+    const ask = await until(
+      'the request for approval',
+      async () => smtp.mails.find((m) => m.raw.includes('approval needed')),
+      (m) => m !== undefined,
+    );
+    expect(ask!.to).toEqual(['alex@shop.example']);
+    expect(quotedPrintable(ask!.raw)).toContain(`firebreak playbook approve ${id} --expect checkout-off`);
+
     const byAdmin = await api('POST', `/v1/playbook-runs/${id}/approve`, keys.admin, {});
     expect(byAdmin.status).toBe(403);
     expect(byAdmin.body.error.code).toBe('FB_ERR_APPROVAL_FORBIDDEN');
@@ -266,6 +281,12 @@ describe.each(DIALECTS)('playbook runs through the server ($name)', ({ name: dia
       'the first phase to wait',
       () => run(id),
       (x) => x.status === 'undo_waiting_approval',
+    );
+    // Each phase asks the commander on call.
+    await until(
+      'the request to approve the first phase',
+      async () => smtp.mails.filter((m) => quotedPrintable(m.raw).includes(`${id} --expect user_services`)),
+      (m) => m.length === 1 && m[0]!.to[0] === 'alex@shop.example',
     );
     const undo = r.steps.filter((x) => x.direction === 'undo');
     // KCT order: user services (the ban) before payments (checkout); the message cannot be undone.

@@ -48,6 +48,7 @@ export {
   type StepStatus,
 } from './playbook-run.js';
 export {
+  type ApprovalRequest,
   type DryRun,
   type DryRunStep,
   PlaybookRunner,

@@ -546,6 +546,50 @@ for (const d of DIALECTS) {
       expect((await refusal(r.get('run_0000000000000000'))).code).toBe('FB_ERR_RUN_NOT_FOUND');
     });
 
+    it('asks the role holder once per wait, with the command that approves, and a failure to ask changes nothing', async () => {
+      const asked: { key: string; role: string; what: string; command: string }[] = [];
+      let fail = false;
+      const r = new PlaybookRunner({
+        store: ts.store,
+        clock,
+        incidents,
+        alerts: new AlertQuery({ store: ts.store }),
+        policy: KCT,
+        roster: undefined,
+        playbooks: [BAN],
+        connectors: new Map([['ledger', ledger.connector]]),
+        askApproval: async (a) => {
+          asked.push(a);
+          if (fail) throw new Error('no channel');
+        },
+        warn: (line) => asked.push({ key: 'warn', role: '', what: line, command: '' }),
+      });
+      runners.push(r);
+      const id = await floodIncident(r);
+      await incidents.assignRole('person:gus', id, 'incident_commander', 'gus');
+      const run = await r.startRun('ban', id, 'person:gus');
+      await r.runDue();
+      await r.runDue();
+      expect(asked.map((a) => [a.key, a.role, a.what, a.command])).toEqual([
+        [
+          `${run.id}/approval/forward/3`,
+          'incident_commander',
+          'step approve-me',
+          `firebreak playbook approve ${run.id} --expect approve-me`,
+        ],
+      ]);
+      await r.approve(run.id, GUS);
+      await r.runDue();
+      fail = true;
+      await r.undo(run.id, 'person:gus');
+      await r.runDue();
+      expect(asked.slice(1).map((a) => a.key)).toEqual([`${run.id}/approval/undo/1`, 'warn']);
+      expect(asked[2]!.what).toContain(
+        'could not ask incident_commander to approve recovery phase core_infrastructure',
+      );
+      expect((await r.get(run.id)).status).toBe('undo_waiting_approval');
+    });
+
     it('declines a proposal; it never runs', async () => {
       const r = runner();
       const id = await floodIncident(r);

@@ -39,6 +39,7 @@ import {
   type PlaybookRun,
   type RunOrigin,
   type RunStatus,
+  type RunStep,
   type StepDirection,
   toRun,
   toRunStep,
@@ -59,6 +60,26 @@ export interface PlaybookRunnerDeps {
   readonly connectors: ReadonlyMap<string, Connector>;
   /** Where the background loop reports a round that failed (the database went away). */
   readonly warn?: (line: string) => void;
+  /**
+   * Tells whoever holds the role that something waits for their approval (main sends it through
+   * the notify connector). Called once per wait, after it is committed; `key` is the same for a
+   * repeat, so a message is not sent twice. A failure is reported through `warn`, and the wait
+   * stays on the timeline either way.
+   */
+  readonly askApproval?: (request: ApprovalRequest) => Promise<void>;
+}
+
+/** Something waiting for a person's approval, as the message asking for it says it. */
+export interface ApprovalRequest {
+  readonly key: string;
+  readonly runId: string;
+  readonly incidentId: string;
+  readonly playbook: string;
+  readonly role: string;
+  /** `step cloudflare-block` or `recovery phase payments`. */
+  readonly what: string;
+  /** The command that approves it. */
+  readonly command: string;
 }
 
 export interface PlaybookRunnerOptions {
@@ -600,6 +621,7 @@ export class PlaybookRunner {
           next.approval_role,
           next.recovery_phase,
         );
+        await this.askApproval(run, next, direction);
         return attempted;
       }
       if (next.next_attempt_at !== null && next.next_attempt_at > this.deps.clock.now().toISOString()) {
@@ -769,6 +791,27 @@ export class PlaybookRunner {
             : `recovery phase ${recoveryPhase} waits for approval by ${role}: \`firebreak playbook approve ${run.id}\``,
       } as const);
     });
+  }
+
+  private async askApproval(run: PlaybookRunTable, step: RunStep, direction: StepDirection): Promise<void> {
+    if (!this.deps.askApproval) return;
+    const what = direction === 'forward' ? `step ${step.step_id}` : `recovery phase ${step.recovery_phase}`;
+    const expect = direction === 'forward' ? step.step_id : step.recovery_phase;
+    try {
+      await this.deps.askApproval({
+        key: `${run.id}/approval/${direction}/${step.seq}`,
+        runId: run.id,
+        incidentId: run.incident_id,
+        playbook: run.playbook_id,
+        role: step.approval_role!,
+        what,
+        command: `firebreak playbook approve ${run.id} --expect ${expect}`,
+      });
+    } catch (error) {
+      this.deps.warn?.(
+        `playbook runner: could not ask ${step.approval_role} to approve ${what} of ${run.id}: ${(error as Error).message}`,
+      );
+    }
   }
 
   private async decide(
