@@ -8,9 +8,11 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
+import type { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiKeyInfo } from '../src/api/index.js';
 import type { AuditEntry } from '../src/audit/index.js';
+import { buildProgram } from '../src/cli/program.js';
 import type { Incident, IncidentPage, TimelineRecord } from '../src/incidents/index.js';
 import { type CliResult, ensureBuilt, runFirebreak } from './helpers/cli.js';
 import { call, DEFAULT_POLICY, keySecret, startTestServer, type TestServer } from './helpers/server.js';
@@ -570,6 +572,16 @@ describe('every command has --help with an example', () => {
     ['playbook', 'list'],
     ['playbook', 'show'],
     ['playbook', 'check'],
+    ['playbook', 'run'],
+    ['playbook', 'runs'],
+    ['playbook', 'status'],
+    ['playbook', 'approve'],
+    ['playbook', 'refuse'],
+    ['playbook', 'undo'],
+    ['secrets'],
+    ['secrets', 'set'],
+    ['secrets', 'list'],
+    ['secrets', 'delete'],
     ['detect'],
     ['ingest'],
     ['alerts'],
@@ -582,6 +594,25 @@ describe('every command has --help with an example', () => {
     ['switches', 'list'],
     ['switches', 'set'],
   ];
+
+  const quiet = { json: false, out: () => undefined, err: () => undefined };
+
+  it('lists every command the program has', () => {
+    const program = buildProgram(
+      { startServer: async () => Promise.reject(new Error('unused')) },
+      quiet,
+      '0.0.0',
+    );
+    const walk = (command: Command, path: string[]): string[][] => [
+      path,
+      ...command.commands.filter((c) => c.name() !== 'help').flatMap((c) => walk(c, [...path, c.name()])),
+    ];
+    expect(
+      walk(program, [])
+        .map((c) => c.join(' '))
+        .sort(),
+    ).toEqual(commands.map((c) => c.join(' ')).sort());
+  });
 
   it('exits 0 and shows "Example" for all of them', async () => {
     const results = await inBatches(commands, 4, async (command) => ({

@@ -66,7 +66,13 @@ export function registerIncidentCommands(program: Command, ctx: CliContext): voi
       output.out(
         table(
           ['at', 'who', 'what', 'details'],
-          i.timeline.map((t) => [t.at, t.actor, t.kind, JSON.stringify(t.data)]),
+          // A playbook record carries the line a responder reads; the rest are shown as data.
+          i.timeline.map((t) => [
+            t.at,
+            t.actor,
+            t.kind,
+            t.kind === 'playbook' ? (t.data as { summary: string }).summary : JSON.stringify(t.data),
+          ]),
         ),
       );
     }

@@ -25,7 +25,7 @@ export function registerSecretCommands(program: Command, ctx: CliContext): void 
     .description('store, list and delete the secrets connectors use, encrypted at rest (needs an admin key)')
     .addHelpText(
       'after',
-      '\nExamples:\n  $ printf %s "$TOKEN" | firebreak secrets set cloudflare_token\n  $ firebreak secrets list',
+      '\nExamples:\n  $ firebreak secrets list\n  $ printf %s "$TOKEN" | firebreak secrets set cloudflare_token',
     );
 
   secrets
@@ -39,8 +39,8 @@ export function registerSecretCommands(program: Command, ctx: CliContext): void 
         'The value is never taken from the command line: other users can see arguments in `ps`.',
         '',
         'Examples:',
-        '  $ printf %s "$TOKEN" | firebreak secrets set cloudflare_token',
         '  $ firebreak secrets set shop_db < shop-db-url.txt',
+        '  $ printf %s "$TOKEN" | firebreak secrets set cloudflare_token',
       ].join('\n'),
     )
     .action(async (name: string) => {
