@@ -150,18 +150,15 @@ export async function startFirebreak(
         playbooks,
         connectors,
         warn: (line) => console.error(`firebreak: ${line}`),
-        // Whoever holds the role is asked by the channels paging uses, once per wait.
-        askApproval: async (ask) => {
+        // Approvals asked for and runs stopped by a failure reach whoever holds the role, by
+        // the channels paging uses.
+        tell: async (message) => {
           await notify.operations.send!.run(
+            { to: message.role, subject: message.subject, text: message.text },
             {
-              to: ask.role,
-              subject: `approval needed: ${ask.playbook} ${ask.what}`,
-              text: `${ask.playbook} on ${ask.incidentId} waits for ${ask.role} to approve ${ask.what}. Check it with \`firebreak playbook status ${ask.runId}\`, then: ${ask.command}`,
-            },
-            {
-              idempotencyKey: ask.key,
-              actor: `playbook:${ask.runId}`,
-              incidentId: ask.incidentId,
+              idempotencyKey: message.key,
+              actor: `playbook:${message.runId}`,
+              incidentId: message.incidentId,
               signal: AbortSignal.timeout(30_000),
             },
           );

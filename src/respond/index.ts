@@ -48,12 +48,12 @@ export {
   type StepStatus,
 } from './playbook-run.js';
 export {
-  type ApprovalRequest,
   type DryRun,
   type DryRunStep,
   PlaybookRunner,
   type PlaybookRunnerDeps,
   type PlaybookRunnerOptions,
+  type RunMessage,
   recoveryPhaseOf,
 } from './playbook-runner.js';
 export { type Approver, assertHoldsRole, roleHolders } from './run-approvals.js';

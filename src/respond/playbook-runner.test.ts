@@ -546,8 +546,9 @@ for (const d of DIALECTS) {
       expect((await refusal(r.get('run_0000000000000000'))).code).toBe('FB_ERR_RUN_NOT_FOUND');
     });
 
-    it('asks the role holder once per wait, with the command that approves, and a failure to ask changes nothing', async () => {
-      const asked: { key: string; role: string; what: string; command: string }[] = [];
+    it('tells the role holder once per wait (with the command that approves) and the commander when a run fails; a failure to tell changes nothing', async () => {
+      const told: { key: string; role: string; subject: string; text: string }[] = [];
+      const warned: string[] = [];
       let fail = false;
       const r = new PlaybookRunner({
         store: ts.store,
@@ -556,13 +557,13 @@ for (const d of DIALECTS) {
         alerts: new AlertQuery({ store: ts.store }),
         policy: KCT,
         roster: undefined,
-        playbooks: [BAN],
+        playbooks: [BAN, BROKEN],
         connectors: new Map([['ledger', ledger.connector]]),
-        askApproval: async (a) => {
-          asked.push(a);
+        tell: async (m) => {
           if (fail) throw new Error('no channel');
+          told.push(m);
         },
-        warn: (line) => asked.push({ key: 'warn', role: '', what: line, command: '' }),
+        warn: (line) => warned.push(line),
       });
       runners.push(r);
       const id = await floodIncident(r);
@@ -570,23 +571,32 @@ for (const d of DIALECTS) {
       const run = await r.startRun('ban', id, 'person:gus');
       await r.runDue();
       await r.runDue();
-      expect(asked.map((a) => [a.key, a.role, a.what, a.command])).toEqual([
-        [
-          `${run.id}/approval/forward/3`,
-          'incident_commander',
-          'step approve-me',
-          `firebreak playbook approve ${run.id} --expect approve-me`,
-        ],
+      expect(told.map((m) => [m.key, m.role, m.subject])).toEqual([
+        [`${run.id}/approval/forward/3`, 'incident_commander', 'approval needed: ban step approve-me'],
       ]);
+      expect(told[0]!.text).toContain(`firebreak playbook approve ${run.id} --expect approve-me`);
       await r.approve(run.id, GUS);
       await r.runDue();
+
+      const broken = await r.startRun('broken', id, 'person:gus');
+      await r.runDue();
+      expect(told.slice(1).map((m) => [m.key, m.role, m.subject])).toEqual([
+        [
+          `${broken.id}/failed/forward/2`,
+          'incident_commander',
+          'playbook failed: broken step refused-by-vendor',
+        ],
+      ]);
+      expect(told[1]!.text).toContain(`firebreak playbook undo ${broken.id}`);
+
       fail = true;
       await r.undo(run.id, 'person:gus');
       await r.runDue();
-      expect(asked.slice(1).map((a) => a.key)).toEqual([`${run.id}/approval/undo/1`, 'warn']);
-      expect(asked[2]!.what).toContain(
-        'could not ask incident_commander to approve recovery phase core_infrastructure',
-      );
+      expect(warned).toEqual([
+        expect.stringContaining(
+          'could not tell incident_commander "approval needed: ban recovery phase core_infrastructure"',
+        ),
+      ]);
       expect((await r.get(run.id)).status).toBe('undo_waiting_approval');
     });
 

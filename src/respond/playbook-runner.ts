@@ -61,25 +61,23 @@ export interface PlaybookRunnerDeps {
   /** Where the background loop reports a round that failed (the database went away). */
   readonly warn?: (line: string) => void;
   /**
-   * Tells whoever holds the role that something waits for their approval (main sends it through
-   * the notify connector). Called once per wait, after it is committed; `key` is the same for a
-   * repeat, so a message is not sent twice. A failure is reported through `warn`, and the wait
-   * stays on the timeline either way.
+   * Tells whoever holds a role what needs them: a step or recovery phase waiting for their
+   * approval, or a run that stopped on a failed step (the incident commander). Main sends it
+   * through the notify connector. Called after the change is committed, once per event: `key`
+   * is the same for a repeat, so a message is not sent twice. A failure to tell is reported
+   * through `warn`; the timeline has the event either way.
    */
-  readonly askApproval?: (request: ApprovalRequest) => Promise<void>;
+  readonly tell?: (message: RunMessage) => Promise<void>;
 }
 
-/** Something waiting for a person's approval, as the message asking for it says it. */
-export interface ApprovalRequest {
+/** A message about a run to whoever holds `role`. */
+export interface RunMessage {
   readonly key: string;
   readonly runId: string;
   readonly incidentId: string;
-  readonly playbook: string;
   readonly role: string;
-  /** `step cloudflare-block` or `recovery phase payments`. */
-  readonly what: string;
-  /** The command that approves it. */
-  readonly command: string;
+  readonly subject: string;
+  readonly text: string;
 }
 
 export interface PlaybookRunnerOptions {
@@ -621,7 +619,12 @@ export class PlaybookRunner {
           next.approval_role,
           next.recovery_phase,
         );
-        await this.askApproval(run, next, direction);
+        await this.tellRole(
+          run,
+          next.approval_role,
+          `${run.id}/approval/${direction}/${next.seq}`,
+          ...approvalMessage(run, next, direction),
+        );
         return attempted;
       }
       if (next.next_attempt_at !== null && next.next_attempt_at > this.deps.clock.now().toISOString()) {
@@ -702,6 +705,7 @@ export class PlaybookRunner {
 
     const done = this.deps.clock.now();
     const base = { run_id: run.id, playbook: run.playbook_id, step: step.step_id, direction } as const;
+    let stopped: string | undefined;
     await this.db.transaction().execute(async (trx) => {
       const where = trx
         .updateTable('playbook_run_steps')
@@ -743,12 +747,24 @@ export class PlaybookRunner {
       }
       await where.set({ status: 'failed', error: message, finished_at: done.toISOString() }).execute();
       await this.stopRun(trx, run, direction === 'forward' ? 'failed' : 'undo_failed', seq);
+      stopped = `${step.step_id} failed after ${attempt} attempt${attempt === 1 ? '' : 's'}${permanent ? ' (not retryable)' : ''}: ${message}; the run stopped`;
       await this.record(trx, `playbook:${run.id}`, run.incident_id, {
         ...base,
         event: 'step_failed',
-        summary: `${step.step_id} failed after ${attempt} attempt${attempt === 1 ? '' : 's'}${permanent ? ' (not retryable)' : ''}: ${message}; the run stopped`,
+        summary: stopped,
       });
     });
+    if (stopped !== undefined) {
+      // A containment that stopped half-way must not wait for someone to read the timeline.
+      await this.tellRole(
+        run,
+        this.gateRole(),
+        `${run.id}/failed/${direction}/${seq}`,
+        `playbook failed: ${run.playbook_id} ${direction === 'undo' ? 'undo ' : ''}step ${step.step_id}`,
+        `${run.playbook_id} on ${run.incident_id}: ${stopped}. See \`firebreak playbook status ${run.id}\`` +
+          (direction === 'forward' ? `; put back what ran with \`firebreak playbook undo ${run.id}\`.` : '.'),
+      );
+    }
   }
 
   private async waitForApproval(
@@ -793,23 +809,20 @@ export class PlaybookRunner {
     });
   }
 
-  private async askApproval(run: PlaybookRunTable, step: RunStep, direction: StepDirection): Promise<void> {
-    if (!this.deps.askApproval) return;
-    const what = direction === 'forward' ? `step ${step.step_id}` : `recovery phase ${step.recovery_phase}`;
-    const expect = direction === 'forward' ? step.step_id : step.recovery_phase;
+  /** Sends a message about the run through `tell`, reporting (not throwing) a failure. */
+  private async tellRole(
+    run: PlaybookRunTable,
+    role: string,
+    key: string,
+    subject: string,
+    text: string,
+  ): Promise<void> {
+    if (!this.deps.tell) return;
     try {
-      await this.deps.askApproval({
-        key: `${run.id}/approval/${direction}/${step.seq}`,
-        runId: run.id,
-        incidentId: run.incident_id,
-        playbook: run.playbook_id,
-        role: step.approval_role!,
-        what,
-        command: `firebreak playbook approve ${run.id} --expect ${expect}`,
-      });
+      await this.deps.tell({ key, runId: run.id, incidentId: run.incident_id, role, subject, text });
     } catch (error) {
       this.deps.warn?.(
-        `playbook runner: could not ask ${step.approval_role} to approve ${what} of ${run.id}: ${(error as Error).message}`,
+        `playbook runner: could not tell ${role} "${subject}" (${run.id}): ${(error as Error).message}`,
       );
     }
   }
@@ -1220,6 +1233,17 @@ function fillable(playbook: Playbook, context: TemplateContext): boolean {
     if (error instanceof TemplateError) return false;
     throw error;
   }
+}
+
+/** The subject and text asking a role holder to approve what waits. */
+function approvalMessage(run: PlaybookRunTable, step: RunStep, direction: StepDirection): [string, string] {
+  const what = direction === 'forward' ? `step ${step.step_id}` : `recovery phase ${step.recovery_phase}`;
+  const expect = direction === 'forward' ? step.step_id : step.recovery_phase;
+  return [
+    `approval needed: ${run.playbook_id} ${what}`,
+    `${run.playbook_id} on ${run.incident_id} waits for ${step.approval_role} to approve ${what}. ` +
+      `Check it with \`firebreak playbook status ${run.id}\`, then: firebreak playbook approve ${run.id} --expect ${expect}`,
+  ];
 }
 
 function newRunId(): string {
