@@ -1,9 +1,10 @@
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ALL_NO, LOW_IMPACT } from '../../test/helpers/classification.js';
+import { refusal } from '../../test/helpers/refusal.js';
 import { DIALECTS, freshStore, type TestStore } from '../../test/helpers/stores.js';
 import { AuditLog } from '../audit/index.js';
-import { FirebreakError, VirtualClock } from '../kernel/index.js';
+import { type FirebreakError, VirtualClock } from '../kernel/index.js';
 import { loadPolicyFile, type Severity } from '../policy/index.js';
 import type { ImpactAssessment } from './classification.js';
 import { IncidentService } from './incident-service.js';
@@ -18,16 +19,6 @@ const plus = (iso: string, ms: number) => new Date(Date.parse(iso) + ms).toISOSt
 const NO = ALL_NO;
 const LOW = LOW_IMPACT;
 const CRITICAL: ImpactAssessment = { data: 'critical', service: 'low', customer: 'low' };
-
-async function rejection(promise: Promise<unknown>): Promise<FirebreakError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(FirebreakError);
-    return error as FirebreakError;
-  }
-  throw new Error('expected the call to be refused');
-}
 
 for (const d of DIALECTS) {
   describe.skipIf(d.skip)(`IncidentService on ${d.name}`, () => {
@@ -154,7 +145,7 @@ for (const d of DIALECTS) {
       });
 
       it('accepts detected_at equal to now and refuses one ms in the future, using no number', async () => {
-        const error = await rejection(
+        const error = await refusal(
           service.create('u', { title: 't', severity: 'P2', detected_at: plus(NOW, 1) }),
         );
         expect(error.code).toBe('FB_ERR_VALIDATION');
@@ -162,7 +153,7 @@ for (const d of DIALECTS) {
           { path: 'body.detected_at', message: expect.stringMatching(/future/) },
         ]);
 
-        const bad = await rejection(
+        const bad = await refusal(
           service.create('u', { title: 't', severity: 'P2', detected_at: 'yesterday' }),
         );
         expect(bad.code).toBe('FB_ERR_VALIDATION');
@@ -173,8 +164,8 @@ for (const d of DIALECTS) {
       });
 
       it('reports an unknown incident', async () => {
-        expect((await rejection(service.get('INC-2026-999'))).code).toBe('FB_ERR_INCIDENT_NOT_FOUND');
-        expect((await rejection(service.transition('u', 'INC-2026-999', 'acknowledged'))).code).toBe(
+        expect((await refusal(service.get('INC-2026-999'))).code).toBe('FB_ERR_INCIDENT_NOT_FOUND');
+        expect((await refusal(service.transition('u', 'INC-2026-999', 'acknowledged'))).code).toBe(
           'FB_ERR_INCIDENT_NOT_FOUND',
         );
         expect(await audit.count(ts.store.db)).toBe(0);
@@ -237,7 +228,7 @@ for (const d of DIALECTS) {
           expect(before.incident.status).toBe(from);
 
           clock.advance(MIN);
-          const error = await rejection(service.transition('u', id, to));
+          const error = await refusal(service.transition('u', id, to));
           expect(error.code).toBe('FB_ERR_ILLEGAL_TRANSITION');
           expect(error.kind).toBe('conflict');
           expect(error.params).toMatchObject({ id, from, to, allowed });
@@ -251,7 +242,7 @@ for (const d of DIALECTS) {
         await move(id, 'acknowledged');
         const before = await snapshot(id);
         for (const reason of [undefined, '', '   ']) {
-          const error = await rejection(service.transition('u', id, 'resolved', reason));
+          const error = await refusal(service.transition('u', id, 'resolved', reason));
           expect(error.code).toBe('FB_ERR_REASON_REQUIRED');
         }
         expect(await snapshot(id)).toEqual(before);
@@ -332,7 +323,7 @@ for (const d of DIALECTS) {
 
         const toP1 = { answers: { ...NO, over_100_customers_affected: true }, impact: LOW };
         for (const reason of [undefined, ' ']) {
-          const error = await rejection(service.classify('bob', id, { ...toP1, reason }));
+          const error = await refusal(service.classify('bob', id, { ...toP1, reason }));
           expect(error.code).toBe('FB_ERR_REASON_REQUIRED');
           expect(error.message).toContain('from P0 to P1');
         }
@@ -364,7 +355,7 @@ for (const d of DIALECTS) {
         await move(id, 'acknowledged');
         await move(id, 'resolved', 'duplicate of INC-2026-000');
         const before = await snapshot(id);
-        const error = await rejection(service.classify('u', id, { answers: NO, impact: LOW }));
+        const error = await refusal(service.classify('u', id, { answers: NO, impact: LOW }));
         expect(error.code).toBe('FB_ERR_ILLEGAL_TRANSITION');
         expect(await snapshot(id)).toEqual(before);
       });
@@ -486,7 +477,7 @@ for (const d of DIALECTS) {
       });
 
       it('refuses a cursor it did not make', async () => {
-        const error = await rejection(service.list({ limit: 5, cursor: 'not-a-cursor' }));
+        const error = await refusal(service.list({ limit: 5, cursor: 'not-a-cursor' }));
         expect(error.code).toBe('FB_ERR_VALIDATION');
         expect(error.details[0]?.path).toBe('query.cursor');
       });

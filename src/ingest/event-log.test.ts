@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { refusal } from '../../test/helpers/refusal.js';
 import { DIALECTS, freshStore, POSTGRES_URL, type TestStore } from '../../test/helpers/stores.js';
 import type { EcsEvent } from '../events/index.js';
-import { FirebreakError, VirtualClock } from '../kernel/index.js';
+import { VirtualClock } from '../kernel/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { type AppendOptions, EventLog, type LoggedEvent, RECENT_EVENTS } from './event-log.js';
 
@@ -24,16 +25,6 @@ function login(n: number, extra: Record<string, unknown> = {}): { event: EcsEven
 }
 
 const range = (first: number, last: number) => Array.from({ length: last - first + 1 }, (_, i) => first + i);
-
-async function rejection(promise: Promise<unknown>): Promise<FirebreakError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(FirebreakError);
-    return error as FirebreakError;
-  }
-  throw new Error('expected the call to be refused');
-}
 
 for (const d of DIALECTS) {
   describe.skipIf(d.skip)(`EventLog on ${d.name}`, () => {
@@ -485,12 +476,12 @@ for (const d of DIALECTS) {
           { from: hour(0), to: hour(4), limit: 10, where: { 'a..b': 'x' }, path: 'where.a..b' },
         ];
         for (const { path, ...query } of bad) {
-          const error = await rejection(log.search(query));
+          const error = await refusal(log.search(query));
           expect(error.code).toBe('FB_ERR_EVENT_SEARCH_INVALID');
           expect(error.kind).toBe('invalid');
           expect(error.details[0]?.path).toBe(path);
         }
-        expect((await rejection(log.search(bad[0]!))).message).toContain('32 days');
+        expect((await refusal(log.search(bad[0]!))).message).toContain('32 days');
         // Exactly 31 days and 10,000 are allowed.
         expect(
           (await log.search({ from: hour(0), to: new Date(T0 + 31 * DAY), limit: 10_000 })).events,

@@ -2,21 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { FirebreakError } from '../kernel/index.js';
+import { refusal } from '../../test/helpers/refusal.js';
+import type { FirebreakError } from '../kernel/index.js';
 import { parseEventBatch, readEventBody } from './http-source.js';
 
 const event = (n: number) => ({ '@timestamp': `2026-03-02T10:00:0${n}Z`, event: { action: 'login' } });
 const iso = (n: number) => `2026-03-02T10:00:0${n}.000Z`;
-
-async function refusal(promise: Promise<unknown> | (() => unknown)): Promise<FirebreakError> {
-  try {
-    await (typeof promise === 'function' ? promise() : promise);
-  } catch (error) {
-    expect(error).toBeInstanceOf(FirebreakError);
-    return error as FirebreakError;
-  }
-  throw new Error('expected a refusal');
-}
 
 /** A request body as a stream of chunks, counting how much of it was read. */
 function body(

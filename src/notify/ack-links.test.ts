@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { refusal } from '../../test/helpers/refusal.js';
 import { DIALECTS, freshStore, type TestStore } from '../../test/helpers/stores.js';
 import { AuditLog } from '../audit/index.js';
 import { IncidentService } from '../incidents/index.js';
@@ -11,16 +12,6 @@ import { ACK_LINK_TTL_MS, AckLinks, hashToken } from './ack-links.js';
 const KCT = loadPolicyFile(fileURLToPath(new URL('../../policies/kct-menswear.yaml', import.meta.url)));
 const T0 = '2026-03-04T10:00:00.000Z';
 const PUBLIC_URL = 'https://firebreak.example.com/';
-
-async function refusal(promise: Promise<unknown>): Promise<FirebreakError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(FirebreakError);
-    return error as FirebreakError;
-  }
-  throw new Error('expected the call to be refused');
-}
 
 const tokenOf = (url: string) => url.slice(url.lastIndexOf('/') + 1);
 

@@ -1,10 +1,11 @@
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { refusal } from '../../test/helpers/refusal.js';
 import { DIALECTS, freshStore, type TestStore } from '../../test/helpers/stores.js';
 import { AuditLog } from '../audit/index.js';
 import type { Alert } from '../detect/index.js';
 import { AlertGrouper, AlertQuery, IncidentService } from '../incidents/index.js';
-import { FirebreakError, VirtualClock } from '../kernel/index.js';
+import { VirtualClock } from '../kernel/index.js';
 import { loadPolicyFile } from '../policy/index.js';
 import { type ActionOutcome, type Connector, ConnectorError, type RunContext } from './connector.js';
 import type { Playbook } from './playbook.js';
@@ -173,16 +174,6 @@ function alert(ip: string, end: number, rule = 'api-flood'): Alert {
     trigger: undefined,
     fingerprint: `${rule}-${ip}-${end}`,
   };
-}
-
-async function refusal(promise: Promise<unknown>): Promise<FirebreakError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(FirebreakError);
-    return error as FirebreakError;
-  }
-  throw new Error('expected a refusal');
 }
 
 for (const d of DIALECTS) {

@@ -5,20 +5,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { refusal } from '../../test/helpers/refusal.js';
 import { DIALECTS, freshStore, rawPostgres, type TestStore } from '../../test/helpers/stores.js';
 import { AuditLog } from '../audit/index.js';
-import { FirebreakError } from '../kernel/index.js';
 import { AUDIT_GENESIS_HASH, openStore, type Store } from './index.js';
-
-async function refusal(promise: Promise<unknown>): Promise<FirebreakError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(FirebreakError);
-    return error as FirebreakError;
-  }
-  throw new Error('expected openStore to be refused');
-}
 
 describe('openStore on SQLite: the data directory lock', () => {
   let dir: string;

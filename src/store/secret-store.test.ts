@@ -11,6 +11,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { refusal } from '../../test/helpers/refusal.js';
 import { DIALECTS, freshStore, type TestStore } from '../../test/helpers/stores.js';
 import { AuditLog } from '../audit/index.js';
 import { FirebreakError, VirtualClock } from '../kernel/index.js';
@@ -19,16 +20,6 @@ import { loadSecretKey, SECRET_KEY_FILE, SECRET_VALUE_MAX_BYTES, SecretStore, se
 const KEY = Buffer.alloc(32, 7);
 const OTHER_KEY = Buffer.alloc(32, 9);
 const URL_VALUE = 'postgres://firebreak:s3cret-Pässword@db.internal:5432/shop';
-
-async function refusal(promise: Promise<unknown>): Promise<FirebreakError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(FirebreakError);
-    return error as FirebreakError;
-  }
-  throw new Error('expected a refusal');
-}
 
 for (const d of DIALECTS) {
   describe.skipIf(d.skip)(`SecretStore on ${d.name}`, () => {
