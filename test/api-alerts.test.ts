@@ -9,6 +9,7 @@ import type { AlertPage, StoredAlert } from '../src/incidents/index.js';
 import { VirtualClock } from '../src/kernel/index.js';
 import { call, startTestServer, type TestServer } from './helpers/server.js';
 import { DIALECTS } from './helpers/stores.js';
+import { until } from './helpers/until.js';
 
 const NOW = '2026-03-02T12:00:00.000Z';
 /** A Monday 10:00 UTC: inside the policy's business hours. */
@@ -71,17 +72,6 @@ type Page = AlertPage;
 const newestFirst = (a: StoredAlert, b: StoredAlert) =>
   a.end === b.end ? (a.fingerprint < b.fingerprint ? 1 : -1) : a.end < b.end ? 1 : -1;
 
-/** Polls `read` until `done` holds of its answer, for at most 5 s. */
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
-  const deadline = Date.now() + 5_000;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out; last seen ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
 describe.each(DIALECTS)('GET /v1/alerts ($name)', ({ name: dialect, skip }) => {
   let s: TestServer;
   const keys = { read: '', ingest: '' };
@@ -116,6 +106,7 @@ describe.each(DIALECTS)('GET /v1/alerts ($name)', ({ name: dialect, skip }) => {
     });
     expect(posted.status).toBe(200);
     const detected = await until(
+      'the alerts',
       () => list(''),
       (page) => page.items.length > 0,
     );

@@ -8,6 +8,7 @@ import type { Incident, IncidentPage, TimelineRecord } from '../src/incidents/in
 import { VirtualClock } from '../src/kernel/index.js';
 import { call, startTestServer, type TestServer } from './helpers/server.js';
 import { DIALECTS } from './helpers/stores.js';
+import { until } from './helpers/until.js';
 
 const NOW = '2026-03-02T12:00:00.000Z';
 /** A Monday 10:00 UTC: inside the policy's business hours. */
@@ -20,17 +21,6 @@ const failedAdminLogin = (name: string, atMs: number) => ({
   user: { name, roles: ['admin'] },
   source: { ip: '203.0.113.7' },
 });
-
-/** Polls `read` until `done` holds of its answer, for at most 5 s. */
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
-  const deadline = Date.now() + 5_000;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out; last seen ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 for (const d of DIALECTS) {
   describe.skipIf(d.skip)(`detection in the server on ${d.name}`, () => {
@@ -61,7 +51,7 @@ for (const d of DIALECTS) {
         ).body.timeline;
 
       await post([0, 1, 2, 3].map((i) => failedAdminLogin('dana', i * MIN)));
-      const page = await until(incidents, (r) => r.body.items.length > 0);
+      const page = await until('the incident', incidents, (r) => r.body.items.length > 0);
       expect(page.body.items).toHaveLength(1);
       expect(page.body.items[0]).toMatchObject({
         id: 'INC-2026-001',
@@ -96,6 +86,7 @@ for (const d of DIALECTS) {
       await server.restart();
       await post([4, 5].map((i) => failedAdminLogin('dana', i * MIN)));
       const joined = await until(
+        'the entity alert to join',
         async () => (await timeline('INC-2026-001')).filter((t) => t.kind !== 'playbook'),
         (t) => t.length === 3,
       );

@@ -24,6 +24,7 @@ import { type ChildServer, spawnServer } from './helpers/child-server.js';
 import { ensureBuilt } from './helpers/cli.js';
 import { freshPostgresDatabase } from './helpers/server.js';
 import { DIALECTS } from './helpers/stores.js';
+import { until } from './helpers/until.js';
 
 const CARRIER_TOKEN = 'carrier-tok-7f3a9c1e5b2d4f60';
 const SHOP_DB_PASSWORD = 'pg-Pa55word-9e1c7b';
@@ -124,16 +125,7 @@ describe.each(DIALECTS)(
       return { status: response.status, body: (text ? JSON.parse(text) : undefined) as T };
     };
     // On PostgreSQL the restarted server waits for the dead one's lease (30 s) to run out.
-    const until = async <T>(what: string, read: () => Promise<T>, done: (v: T) => boolean, ms = 60_000) => {
-      const deadline = Date.now() + ms;
-      for (;;) {
-        const value = await read();
-        if (done(value)) return value;
-        if (Date.now() > deadline)
-          throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value).slice(0, 3000)}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    };
+    const LEASE_WAIT_MS = 60_000;
     const start = async () => {
       const server = await spawnServer({
         workDir,
@@ -229,6 +221,7 @@ describe.each(DIALECTS)(
           'the run to finish after the restart',
           async () => (await api<PlaybookRun>('GET', `/v1/playbook-runs/${id}`)).body,
           (r) => r.status === 'succeeded' || r.status === 'failed',
+          LEASE_WAIT_MS,
         );
         expect(done.status).toBe('succeeded');
         expect(done.steps.map((s) => [s.step_id, s.status, s.attempts])).toEqual([

@@ -15,6 +15,7 @@ import { ensureBuilt, runFirebreak } from './helpers/cli.js';
 import { call, startTestServer, type TestServer } from './helpers/server.js';
 import { closeSmtp, startSmtp } from './helpers/smtp-server.js';
 import { DIALECTS } from './helpers/stores.js';
+import { until } from './helpers/until.js';
 
 const ATTACKER = '203.0.113.77';
 
@@ -67,22 +68,6 @@ const quotedPrintable = (raw: string) =>
   raw
     .replace(/=\r?\n/g, '')
     .replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
-
-async function until<T>(
-  what: string,
-  read: () => Promise<T>,
-  done: (value: T) => boolean,
-  ms = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value).slice(0, 6000)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe.each(DIALECTS)('playbook runs through the server ($name)', ({ name: dialect, skip }) => {
   let s: TestServer;
