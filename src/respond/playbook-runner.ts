@@ -14,6 +14,7 @@
  * by the KCT plan's recovery phases and run in that order, each phase waiting for approval.
  */
 import { randomBytes } from 'node:crypto';
+import type { ExpressionBuilder } from 'kysely';
 import type {
   AlertJoinedData,
   AlertQuery,
@@ -25,7 +26,14 @@ import type {
 import { type Clock, FirebreakError } from '../kernel/index.js';
 import type { Roster } from '../oncall/index.js';
 import type { ResponsePolicy } from '../policy/index.js';
-import type { Database, PlaybookRunStepTable, PlaybookRunTable, Store, Transaction } from '../store/index.js';
+import type {
+  Database,
+  Kysely,
+  PlaybookRunStepTable,
+  PlaybookRunTable,
+  Store,
+  Transaction,
+} from '../store/index.js';
 import { type ActionOutcome, type Connector, isPermanentFailure, type PlannedAction } from './connector.js';
 import {
   type Playbook,
@@ -250,14 +258,18 @@ export class PlaybookRunner {
   }
 
   async get(id: string): Promise<PlaybookRun> {
-    const row = await this.db.selectFrom('playbook_runs').selectAll().where('id', '=', id).executeTakeFirst();
-    if (!row) throw new FirebreakError('FB_ERR_RUN_NOT_FOUND', { id });
+    return (await this.load(id)).run;
+  }
+
+  /** The run as shown, and its row (the playbook and the values it was started with). */
+  private async load(id: string): Promise<{ row: PlaybookRunTable; run: PlaybookRun }> {
+    const row = await this.loadRow(id);
     const steps = await this.db
       .selectFrom('playbook_run_steps')
       .selectAll()
       .where('run_id', '=', id)
       .execute();
-    return toRun(row, this.titleOf(row), steps);
+    return { row, run: toRun(row, snapshotOf(row).title, steps) };
   }
 
   /** The incident's runs, oldest first (proposals too). */
@@ -283,7 +295,7 @@ export class PlaybookRunner {
     return rows.map((row) =>
       toRun(
         row,
-        this.titleOf(row),
+        snapshotOf(row).title,
         steps.filter((s) => s.run_id === row.id),
       ),
     );
@@ -312,7 +324,7 @@ export class PlaybookRunner {
    * for the incident commander's approval. Steps that cannot be undone are listed as skipped.
    */
   async undo(id: string, actor: string): Promise<PlaybookRun> {
-    const run = await this.get(id);
+    const { row, run } = await this.load(id);
     if (!UNDOABLE_RUN_STATUSES.includes(run.status)) {
       throw this.stateError(
         id,
@@ -322,8 +334,8 @@ export class PlaybookRunner {
           : 'undo starts once the run has stopped (succeeded, failed or refused)',
       );
     }
-    const playbook = this.snapshotOf(await this.runRow2(id));
-    const context = JSON.parse((await this.runRow2(id)).context_json) as TemplateContext;
+    const playbook = snapshotOf(row);
+    const context = JSON.parse(row.context_json) as TemplateContext;
     const gate = this.gateRole();
     const candidates = run.steps
       .filter((s) => s.direction === 'forward' && s.status === 'succeeded')
@@ -357,7 +369,7 @@ export class PlaybookRunner {
         timeout_ms: step.timeoutMs,
         max_attempts: step.retries + 1,
         action,
-        plan: action ? this.planOf(action) : null,
+        plan: action ? this.tryPlan(action, []) : null,
         skipped: none,
       };
     });
@@ -422,7 +434,7 @@ export class PlaybookRunner {
       const context: TemplateContext = {
         incident: incident as unknown as Record<string, unknown>,
         alerts: [],
-        alert: { ...alert, rule_id: alert.rule },
+        alert: alertValues(alert),
       };
       // An alert without the values the steps need (a ban needs an address) proposes nothing
       // a person could start.
@@ -514,13 +526,7 @@ export class PlaybookRunner {
       .selectFrom('playbook_runs')
       .select('id')
       .where('status', 'in', [...ACTIVE_RUN_STATUSES])
-      .where((eb) =>
-        eb.or([
-          eb('lease_until', 'is', null),
-          eb('lease_until', '<', now),
-          eb('lease_owner', '=', this.owner),
-        ]),
-      )
+      .where(this.leaseFree(now))
       .orderBy('created_at', 'asc')
       .execute();
     for (const { id } of candidates) {
@@ -568,15 +574,29 @@ export class PlaybookRunner {
       .updateTable('playbook_runs')
       .set({ lease_owner: this.owner, lease_until: new Date(now.getTime() + this.leaseMs).toISOString() })
       .where('id', '=', id)
-      .where((eb) =>
-        eb.or([
-          eb('lease_until', 'is', null),
-          eb('lease_until', '<', now.toISOString()),
-          eb('lease_owner', '=', this.owner),
-        ]),
-      )
+      .where(this.leaseFree(now.toISOString()))
       .executeTakeFirst();
     return Number(taken.numUpdatedRows) === 1;
+  }
+
+  /** A run this server may work on: nobody holds it, its holder's lease ran out, or it is ours. */
+  private leaseFree(now: string) {
+    return (eb: ExpressionBuilder<Database, 'playbook_runs'>) =>
+      eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now), eb('lease_owner', '=', this.owner)]);
+  }
+
+  /** An update of one step row. */
+  private updateStep(
+    db: Kysely<Database> | Transaction<Database>,
+    runId: string,
+    direction: StepDirection,
+    seq: number,
+  ) {
+    return db
+      .updateTable('playbook_run_steps')
+      .where('run_id', '=', runId)
+      .where('direction', '=', direction)
+      .where('seq', '=', seq);
   }
 
   private async releaseLease(id: string): Promise<void> {
@@ -593,7 +613,7 @@ export class PlaybookRunner {
     let attempted = 0;
     for (;;) {
       if (this.stopping) return attempted;
-      const run = await this.runRow2(id);
+      const run = await this.loadRow(id);
       if (!ACTIVE_RUN_STATUSES.includes(run.status as RunStatus)) return attempted;
       const direction: StepDirection = run.status === 'undoing' ? 'undo' : 'forward';
       const steps = (
@@ -611,14 +631,7 @@ export class PlaybookRunner {
         return attempted;
       }
       if (next.approval_role !== null && next.approved_by === null) {
-        await this.waitForApproval(
-          run,
-          next.seq,
-          direction,
-          next.step_id,
-          next.approval_role,
-          next.recovery_phase,
-        );
+        await this.waitForApproval(run, next, direction);
         await this.tellRole(
           run,
           next.approval_role,
@@ -631,34 +644,23 @@ export class PlaybookRunner {
         return attempted;
       }
       attempted += 1;
-      await this.execute(run, next.seq, direction);
+      await this.execute(run, next, direction);
     }
   }
 
-  private async execute(run: PlaybookRunTable, seq: number, direction: StepDirection): Promise<void> {
+  private async execute(run: PlaybookRunTable, step: RunStep, direction: StepDirection): Promise<void> {
     const now = this.deps.clock.now().toISOString();
-    const row = await this.db
-      .selectFrom('playbook_run_steps')
-      .selectAll()
-      .where('run_id', '=', run.id)
-      .where('direction', '=', direction)
-      .where('seq', '=', seq)
-      .executeTakeFirstOrThrow();
-    const step = toRunStep(row);
+    const { seq } = step;
     const attempt = step.attempts + 1;
     // Committed before the call: after a crash, `running` says the effect may have happened,
     // and the next attempt carries the same idempotency key.
-    await this.db
-      .updateTable('playbook_run_steps')
+    await this.updateStep(this.db, run.id, direction, seq)
       .set({
         status: 'running',
         attempts: attempt,
         started_at: step.started_at ?? now,
         next_attempt_at: null,
       })
-      .where('run_id', '=', run.id)
-      .where('direction', '=', direction)
-      .where('seq', '=', seq)
       .execute();
 
     const action = step.action!;
@@ -707,11 +709,7 @@ export class PlaybookRunner {
     const base = { run_id: run.id, playbook: run.playbook_id, step: step.step_id, direction } as const;
     let stopped: string | undefined;
     await this.db.transaction().execute(async (trx) => {
-      const where = trx
-        .updateTable('playbook_run_steps')
-        .where('run_id', '=', run.id)
-        .where('direction', '=', direction)
-        .where('seq', '=', seq);
+      const where = this.updateStep(trx, run.id, direction, seq);
       if (outcome) {
         await where
           .set({
@@ -746,7 +744,7 @@ export class PlaybookRunner {
         return;
       }
       await where.set({ status: 'failed', error: message, finished_at: done.toISOString() }).execute();
-      await this.stopRun(trx, run, direction === 'forward' ? 'failed' : 'undo_failed', seq);
+      await this.stopRun(trx, run.id, direction === 'forward' ? 'failed' : 'undo_failed', seq);
       stopped = `${step.step_id} failed after ${attempt} attempt${attempt === 1 ? '' : 's'}${permanent ? ' (not retryable)' : ''}: ${message}; the run stopped`;
       await this.record(trx, `playbook:${run.id}`, run.incident_id, {
         ...base,
@@ -769,12 +767,11 @@ export class PlaybookRunner {
 
   private async waitForApproval(
     run: PlaybookRunTable,
-    seq: number,
+    step: RunStep,
     direction: StepDirection,
-    stepId: string,
-    role: string,
-    recoveryPhase: string | null,
   ): Promise<void> {
+    const { seq, step_id: stepId, recovery_phase: recoveryPhase } = step;
+    const role = step.approval_role;
     const waiting: RunStatus = direction === 'forward' ? 'waiting_approval' : 'undo_waiting_approval';
     await this.db.transaction().execute(async (trx) => {
       await trx
@@ -866,37 +863,17 @@ export class PlaybookRunner {
     );
 
     const now = this.deps.clock.now().toISOString();
+    const approved = refusal === undefined;
+    const decided = direction === 'forward' ? target : `recovery phase ${target}`;
     await this.db.transaction().execute(async (trx) => {
       const seqs = waiting.map((s) => s.seq);
-      if (refusal === undefined) {
-        const moved = await trx
-          .updateTable('playbook_run_steps')
-          .set({ status: 'pending', approved_by: approver.actor, approved_at: now })
-          .where('run_id', '=', id)
-          .where('direction', '=', direction)
-          .where('seq', 'in', seqs)
-          .where('status', '=', 'waiting_approval')
-          .executeTakeFirst();
-        if (Number(moved.numUpdatedRows) !== seqs.length)
-          throw this.stateError(id, run.status, 'someone decided first');
-        await trx
-          .updateTable('playbook_runs')
-          .set({ status: direction === 'forward' ? 'running' : 'undoing', updated_at: now })
-          .where('id', '=', id)
-          .execute();
-        await this.record(trx, approver.actor, run.incident_id, {
-          run_id: id,
-          playbook: run.playbook_id,
-          direction,
-          ...(direction === 'forward' ? { step: target } : {}),
-          event: direction === 'forward' ? 'step_approved' : 'phase_approved',
-          summary: `${approver.person} (${role}) approved ${direction === 'forward' ? target : `recovery phase ${target}`}`,
-        });
-        return;
-      }
       const moved = await trx
         .updateTable('playbook_run_steps')
-        .set({ status: 'refused', refusal: `${approver.person}: ${refusal}`, finished_at: now })
+        .set(
+          approved
+            ? { status: 'pending', approved_by: approver.actor, approved_at: now }
+            : { status: 'refused', refusal: `${approver.person}: ${refusal}`, finished_at: now },
+        )
         .where('run_id', '=', id)
         .where('direction', '=', direction)
         .where('seq', 'in', seqs)
@@ -904,15 +881,24 @@ export class PlaybookRunner {
         .executeTakeFirst();
       if (Number(moved.numUpdatedRows) !== seqs.length)
         throw this.stateError(id, run.status, 'someone decided first');
-      const row = await this.runRow2(id, trx);
-      await this.stopRun(trx, row, direction === 'forward' ? 'refused' : 'undo_failed', Math.max(...seqs));
+      if (approved) {
+        await trx
+          .updateTable('playbook_runs')
+          .set({ status: direction === 'forward' ? 'running' : 'undoing', updated_at: now })
+          .where('id', '=', id)
+          .execute();
+      } else {
+        await this.stopRun(trx, id, direction === 'forward' ? 'refused' : 'undo_failed', Math.max(...seqs));
+      }
       await this.record(trx, approver.actor, run.incident_id, {
         run_id: id,
         playbook: run.playbook_id,
         direction,
         ...(direction === 'forward' ? { step: target } : {}),
-        event: direction === 'forward' ? 'step_refused' : 'phase_refused',
-        summary: `${approver.person} (${role}) refused ${direction === 'forward' ? target : `recovery phase ${target}`}: ${refusal}; the run stopped`,
+        event: `${direction === 'forward' ? 'step' : 'phase'}_${approved ? 'approved' : 'refused'}`,
+        summary: approved
+          ? `${approver.person} (${role}) approved ${decided}`
+          : `${approver.person} (${role}) refused ${decided}: ${refusal}; the run stopped`,
       });
     });
   }
@@ -945,21 +931,17 @@ export class PlaybookRunner {
   /** Ends the run in `status`; steps after `seq` that never ran are marked skipped. */
   private async stopRun(
     trx: Transaction<Database>,
-    run: PlaybookRunTable,
+    runId: string,
     status: RunStatus,
     seq: number,
   ): Promise<void> {
     const direction = status === 'undo_failed' ? 'undo' : 'forward';
     const now = this.deps.clock.now().toISOString();
-    await trx
-      .updateTable('playbook_runs')
-      .set({ status, updated_at: now })
-      .where('id', '=', run.id)
-      .execute();
+    await trx.updateTable('playbook_runs').set({ status, updated_at: now }).where('id', '=', runId).execute();
     await trx
       .updateTable('playbook_run_steps')
       .set({ status: 'skipped', refusal: `the run stopped before it (${status})` })
-      .where('run_id', '=', run.id)
+      .where('run_id', '=', runId)
       .where('direction', '=', direction)
       .where('seq', '>', seq)
       .where('status', 'in', ['pending', 'waiting_approval'])
@@ -1073,10 +1055,6 @@ export class PlaybookRunner {
     }
   }
 
-  private planOf(action: StepAction): PlannedAction | null {
-    return this.tryPlan(action, []);
-  }
-
   /** The steps to insert, every parameter filled and checked; FB_ERR_RUN_PARAMS on the first problem. */
   private materialise(playbook: Playbook, incidentId: string, context: TemplateContext): NewStep[] {
     return playbook.steps.map((step) => {
@@ -1168,7 +1146,7 @@ export class PlaybookRunner {
     };
   }
 
-  private async runRow2(id: string, trx?: Transaction<Database>): Promise<PlaybookRunTable> {
+  private async loadRow(id: string, trx?: Transaction<Database>): Promise<PlaybookRunTable> {
     const row = await (trx ?? this.db)
       .selectFrom('playbook_runs')
       .selectAll()
@@ -1176,14 +1154,6 @@ export class PlaybookRunner {
       .executeTakeFirst();
     if (!row) throw new FirebreakError('FB_ERR_RUN_NOT_FOUND', { id });
     return row;
-  }
-
-  private snapshotOf(row: PlaybookRunTable): Playbook {
-    return JSON.parse(row.playbook_json) as Playbook;
-  }
-
-  private titleOf(row: PlaybookRunTable): string {
-    return (JSON.parse(row.playbook_json) as Playbook).title;
   }
 
   /** The role that approves each recovery phase: the incident commander (the plans' final say). */
@@ -1246,11 +1216,16 @@ function approvalMessage(run: PlaybookRunTable, step: RunStep, direction: StepDi
   ];
 }
 
+/** The playbook as it was when the run began. */
+function snapshotOf(row: PlaybookRunTable): Playbook {
+  return JSON.parse(row.playbook_json) as Playbook;
+}
+
 function newRunId(): string {
   return `run_${randomBytes(8).toString('hex')}`;
 }
 
 /** An alert as templates read it: `{{ alert.rule }}` (also `rule_id`), `{{ alert.group.source.ip }}`. */
-function alertValues(alert: StoredAlert): Record<string, unknown> {
+function alertValues(alert: StoredAlert | AlertJoinedData): Record<string, unknown> {
   return { ...alert, rule_id: alert.rule };
 }
