@@ -7,7 +7,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { type AddressInfo, createServer as createTcpServer, type Server as TcpServer } from 'node:net';
-import { SMTPServer } from 'smtp-server';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { VirtualClock } from '../src/kernel/index.js';
 import {
@@ -23,6 +22,7 @@ import {
   SlackChannel,
   WebhookChannel,
 } from '../src/notify/index.js';
+import { closeSmtp, parseMail, startSmtp } from './helpers/smtp-server.js';
 
 const clock = new VirtualClock('2026-01-05T10:00:00Z');
 const templates = loadTemplates();
@@ -159,84 +159,6 @@ const ok =
 
 // ---------------------------------------------------------------------------------------------
 // Email
-
-interface Mail {
-  readonly from: string;
-  readonly to: string[];
-  readonly user?: string;
-  readonly raw: string;
-}
-
-function startSmtp(options: {
-  auth?: { user: string; password: string };
-  rcptError?: { code: number; message: string };
-}): Promise<{ port: number; mails: Mail[]; server: SMTPServer }> {
-  const mails: Mail[] = [];
-  const server = new SMTPServer({
-    disabledCommands: options.auth ? ['STARTTLS'] : ['STARTTLS', 'AUTH'],
-    authOptional: !options.auth,
-    allowInsecureAuth: true,
-    logger: false,
-    onAuth(auth, _session, callback) {
-      if (auth.username === options.auth?.user && auth.password === options.auth?.password) {
-        callback(null, { user: auth.username });
-      } else {
-        callback(Object.assign(new Error('Authentication credentials invalid'), { responseCode: 535 }));
-      }
-    },
-    onRcptTo(_address, _session, callback) {
-      if (options.rcptError) {
-        callback(
-          Object.assign(new Error(options.rcptError.message), { responseCode: options.rcptError.code }),
-        );
-      } else callback();
-    },
-    onData(stream, session, callback) {
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
-      stream.on('end', () => {
-        mails.push({
-          from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
-          to: session.envelope.rcptTo.map((r) => r.address),
-          user: session.user as string | undefined,
-          raw: Buffer.concat(chunks).toString('utf8'),
-        });
-        callback();
-      });
-    },
-  });
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () =>
-      resolve({ port: (server.server.address() as AddressInfo).port, mails, server }),
-    ),
-  );
-}
-
-function closeSmtp(server: SMTPServer): Promise<void> {
-  return new Promise((resolve) => server.close(() => resolve()));
-}
-
-/** Headers (unfolded, lower-case names) and the decoded text body of a single-part mail. */
-function parseMail(raw: string): { headers: Map<string, string>; body: string } {
-  const split = raw.indexOf('\r\n\r\n');
-  const head = raw.slice(0, split).replace(/\r\n[ \t]+/g, ' ');
-  const headers = new Map<string, string>();
-  for (const line of head.split('\r\n')) {
-    const i = line.indexOf(':');
-    headers.set(line.slice(0, i).toLowerCase(), line.slice(i + 1).trim());
-  }
-  let body = raw.slice(split + 4);
-  const encoding = headers.get('content-transfer-encoding');
-  if (encoding === 'quoted-printable') {
-    const bytes = body
-      .replace(/=\r\n/g, '')
-      .replace(/=([0-9A-F]{2})/g, (_m, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
-    body = Buffer.from(bytes, 'latin1').toString('utf8');
-  } else if (encoding === 'base64') {
-    body = Buffer.from(body, 'base64').toString('utf8');
-  }
-  return { headers, body: body.replace(/\r\n/g, '\n') };
-}
 
 describe('email channel (SMTP)', () => {
   it('delivers the internal alert with the Firebreak headers, without auth', async () => {

@@ -185,7 +185,7 @@ describe('paging across failures and restarts (SQLite)', () => {
 
   it('a page refused for good goes on the timeline and to the commander on call', async () => {
     const commsLead = emailOf('primary', 'communications_lead');
-    smtp = await startSmtp({ refuse: commsLead });
+    smtp = await startSmtp({ rcptError: { address: commsLead, code: 550, message: '5.1.1 No such user' } });
     const clock = new VirtualClock(T0);
     s = await startTestServer('sqlite', {
       clock,

@@ -13,7 +13,7 @@ import type { ErrorBody } from '../src/api/index.js';
 import type { DryRun, PlaybookRun } from '../src/respond/index.js';
 import { ensureBuilt, runFirebreak } from './helpers/cli.js';
 import { call, startTestServer, type TestServer } from './helpers/server.js';
-import { closeSmtp, startSmtp } from './helpers/smtp-server.js';
+import { closeSmtp, parseMail, startSmtp } from './helpers/smtp-server.js';
 import { DIALECTS } from './helpers/stores.js';
 import { until } from './helpers/until.js';
 
@@ -62,12 +62,6 @@ steps:
     approval: none
     undo: { none: a sent message cannot be unsent }
 `;
-
-/** The mail's text as written (quoted-printable soft breaks and escapes undone). */
-const quotedPrintable = (raw: string) =>
-  raw
-    .replace(/=\r?\n/g, '')
-    .replace(/=([0-9A-F]{2})/g, (_, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)));
 
 describe.each(DIALECTS)('playbook runs through the server ($name)', ({ name: dialect, skip }) => {
   let s: TestServer;
@@ -198,7 +192,7 @@ describe.each(DIALECTS)('playbook runs through the server ($name)', ({ name: dia
       (m) => m !== undefined,
     );
     expect(ask!.to).toEqual(['alex@shop.example']);
-    expect(quotedPrintable(ask!.raw)).toContain(`firebreak playbook approve ${id} --expect checkout-off`);
+    expect(parseMail(ask!.raw).body).toContain(`firebreak playbook approve ${id} --expect checkout-off`);
 
     const byAdmin = await api('POST', `/v1/playbook-runs/${id}/approve`, keys.admin, {});
     expect(byAdmin.status).toBe(403);
@@ -270,7 +264,7 @@ describe.each(DIALECTS)('playbook runs through the server ($name)', ({ name: dia
     // Each phase asks the commander on call.
     await until(
       'the request to approve the first phase',
-      async () => smtp.mails.filter((m) => quotedPrintable(m.raw).includes(`${id} --expect user_services`)),
+      async () => smtp.mails.filter((m) => parseMail(m.raw).body.includes(`${id} --expect user_services`)),
       (m) => m.length === 1 && m[0]!.to[0] === 'alex@shop.example',
     );
     const undo = r.steps.filter((x) => x.direction === 'undo');
