@@ -10,6 +10,7 @@ export {
   isFirebreakError,
   renderMessage,
 } from './errors.js';
+export { LoopPause } from './loop-pause.js';
 export {
   failure as documentFailure,
   type LocateLine,

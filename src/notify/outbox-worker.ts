@@ -22,7 +22,7 @@
  * `pending`/`sending` only as delivered or dead, and dead rows stay in the table and are raised.
  */
 import type { IncidentService } from '../incidents/index.js';
-import type { Clock } from '../kernel/index.js';
+import { type Clock, LoopPause } from '../kernel/index.js';
 import type { Database, Kysely, NotificationTable, Store, Transaction } from '../store/index.js';
 import { type Channel, type ChannelKind, DeliveryError, type Notification } from './notification.js';
 import { type StoredNotification, toStoredNotification } from './outbox.js';
@@ -140,8 +140,7 @@ export class OutboxWorker {
   private turn: Promise<unknown> = Promise.resolve();
   private loop: Promise<void> | undefined;
   private stopping = false;
-  private notified = false;
-  private wake: (() => void) | undefined;
+  private readonly pause = new LoopPause();
 
   constructor(private readonly options: OutboxWorkerOptions) {
     this.db = options.store.db;
@@ -183,14 +182,13 @@ export class OutboxWorker {
 
   /** Wakes the background loop now: call it after committing a transaction that enqueued. */
   notify(): void {
-    this.notified = true;
-    this.wake?.();
+    this.pause.wake();
   }
 
   /** Stops the loop, waiting for the round in progress (its sends and their outcomes). */
   async stop(): Promise<void> {
     this.stopping = true;
-    this.wake?.();
+    this.pause.wake();
     await this.loop;
     this.loop = undefined;
     await this.turn;
@@ -205,14 +203,14 @@ export class OutboxWorker {
 
   private async run(): Promise<void> {
     while (!this.stopping) {
-      this.notified = false;
+      this.pause.clear();
       let full = false;
       try {
         full = (await this.runDue()).claimed === this.batchSize;
       } catch (error) {
         this.warn(`outbox: a round failed (${reason(error)}); trying again in ${this.pollMs} ms`);
       }
-      if (!full && !this.notified && !this.stopping) await this.sleep(this.pollMs);
+      if (!full && !this.stopping) await this.pause.sleep(this.pollMs);
     }
   }
 
@@ -451,19 +449,6 @@ export class OutboxWorker {
     if (Number(updated) === 1) return true;
     this.warn(`outbox: ${row.id} was claimed again before its outcome was recorded (lease lost)`);
     return false;
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.wake = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      timer.unref();
-      this.wake = done;
-    });
   }
 }
 

@@ -23,7 +23,7 @@ import type {
   IncidentService,
   StoredAlert,
 } from '../incidents/index.js';
-import { type Clock, FirebreakError } from '../kernel/index.js';
+import { type Clock, FirebreakError, LoopPause } from '../kernel/index.js';
 import type { Roster } from '../oncall/index.js';
 import type { ResponsePolicy } from '../policy/index.js';
 import type {
@@ -164,7 +164,7 @@ export class PlaybookRunner {
   private readonly owner = `runner-${randomBytes(6).toString('hex')}`;
   private loop: Promise<void> | undefined;
   private stopping = false;
-  private wake: (() => void) | undefined;
+  private readonly pause = new LoopPause();
   private readonly byId: ReadonlyMap<string, Playbook>;
 
   constructor(
@@ -504,14 +504,14 @@ export class PlaybookRunner {
 
   async stop(): Promise<void> {
     this.stopping = true;
-    this.wake?.();
+    this.pause.wake();
     await this.loop;
     this.loop = undefined;
   }
 
   /** Looks for work now rather than at the next poll. */
   kick(): void {
-    this.wake?.();
+    this.pause.wake();
   }
 
   /**
@@ -548,6 +548,7 @@ export class PlaybookRunner {
       await this.db.updateTable('playbook_runs').set({ lease_owner: null, lease_until: null }).execute();
     }
     while (!this.stopping) {
+      this.pause.clear();
       try {
         await this.runDue();
       } catch (error) {
@@ -555,16 +556,7 @@ export class PlaybookRunner {
         // move is one transaction).
         this.deps.warn?.(`playbook runner: a round failed and is tried again: ${(error as Error).message}`);
       }
-      if (this.stopping) break;
-      await new Promise<void>((done) => {
-        const timer = setTimeout(finish, this.pollMs);
-        function finish() {
-          clearTimeout(timer);
-          done();
-        }
-        this.wake = finish;
-      });
-      this.wake = undefined;
+      if (!this.stopping) await this.pause.sleep(this.pollMs);
     }
   }
 
